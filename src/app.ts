@@ -1,0 +1,112 @@
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { openDatabase } from './db/database.ts';
+import type { EventBus } from './events/event-bus.ts';
+import { MemoryEventBus } from './events/event-bus.memory.ts';
+import { configureSharp } from './images/image.transformer.ts';
+import type { Logger } from './observability/logger.ts';
+import { createDownloader } from './processing/image.downloader.ts';
+import { ImageProcessor } from './processing/image.processor.ts';
+import { RequestFinalizer } from './processing/request.finalizer.ts';
+import type { JobQueue } from './queue/queue.ts';
+import { MemoryQueue } from './queue/queue.memory.ts';
+import { ImageRepository } from './repositories/image.repository.ts';
+import { RequestRepository } from './repositories/request.repository.ts';
+import { RequestService } from './services/request.service.ts';
+import type { ObjectStorage } from './storage/storage.ts';
+import { LocalStorage } from './storage/storage.local.ts';
+
+/** Everything the transports and workers use, built once per process from the config. */
+export interface App {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  storage: ObjectStorage;
+  queue: JobQueue;
+  events: EventBus;
+  requestService: RequestService;
+  processor: ImageProcessor;
+  finalizer: RequestFinalizer;
+  repositories: { requests: RequestRepository; images: ImageRepository };
+}
+
+/**
+ * The composition root: picks the embedded or production implementation of each seam from the
+ * configuration and wires the services to them.
+ *
+ * @param publicUrl - base of the URLs handed to clients (stored files are under `/files`)
+ */
+export async function createApp(config: Config, logger: Logger, publicUrl: string): Promise<App> {
+  const db = await openDatabase({
+    url: config.database.url,
+    pgliteDir: config.database.pgliteDir,
+    poolSize: config.database.poolSize,
+    onMigrated: (applied) => {
+      if (applied.length > 0) logger.info('database migrated', { applied });
+    },
+  });
+  const storage: ObjectStorage = new LocalStorage(config.storage.filesDir, publicUrl);
+  const queue: JobQueue = new MemoryQueue();
+  const events: EventBus = new MemoryEventBus();
+
+  const requests = new RequestRepository(db.prisma);
+  const images = new ImageRepository(db.prisma);
+  const finalizer = new RequestFinalizer(requests, storage, events, logger);
+  const processor = new ImageProcessor({
+    images,
+    requests,
+    storage,
+    events,
+    finalizer,
+    download: createDownloader(config.fetch),
+    maxPixels: config.processing.maxImagePixels,
+    logger,
+  });
+  const requestService = new RequestService(requests, queue, {
+    maxRows: config.limits.csvRows,
+    maxUrlsPerRow: config.limits.urlsPerRow,
+    maxImages: config.limits.imagesPerRequest,
+    maxUrlLength: config.limits.urlLength,
+    maxNameLength: config.limits.nameLength,
+  });
+
+  return {
+    config,
+    logger,
+    db,
+    storage,
+    queue,
+    events,
+    requestService,
+    processor,
+    finalizer,
+    repositories: { requests, images },
+  };
+}
+
+/**
+ * Starts processing in this process: resumes what the database records as unfinished (work a
+ * crash or a stop interrupted), then takes jobs from the queue.
+ */
+export async function startWorker(app: App): Promise<void> {
+  configureSharp(app.config.processing.concurrency);
+  app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
+
+  for (const request of await app.repositories.requests.listUnfinished()) {
+    const imageIds = await app.repositories.images.listUnfinishedIds(request.id);
+    if (imageIds.length === 0) {
+      await app.finalizer.finish(request.id);
+      continue;
+    }
+    app.logger.info('resuming request', { requestId: request.id, images: imageIds.length });
+    await app.queue.enqueue(imageIds.map((imageId) => ({ imageId, requestId: request.id })));
+  }
+}
+
+/** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
+export async function closeApp(app: App, graceMs: number): Promise<void> {
+  await app.queue.close(graceMs);
+  await app.events.close();
+  await app.storage.close();
+  await app.db.close();
+}

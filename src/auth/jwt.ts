@@ -1,0 +1,89 @@
+import jwt from 'jsonwebtoken';
+
+import type { Viewer } from '../domain/viewer.ts';
+
+/** How tokens are checked; built once from the configuration. */
+export interface JwtVerifierOptions {
+  /** HS256 secret; used when no public key is set. */
+  secret?: string | undefined;
+  /** PEM public key for RS256 or ES256 tokens. */
+  publicKey?: string | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  /** Seconds of clock difference tolerated on `exp` and `nbf`. */
+  clockToleranceSec: number;
+}
+
+/** A token was missing, malformed, forged or expired. The message names no internals. */
+export class AuthenticationError extends Error {
+  constructor(readonly reason: 'missing' | 'invalid' | 'expired') {
+    super(reason === 'expired' ? 'The token has expired.' : 'A valid bearer token is required.');
+    this.name = 'AuthenticationError';
+  }
+}
+
+export interface VerifiedToken {
+  viewer: Viewer;
+  /** When the token stops being valid, in epoch milliseconds; null when it never does. */
+  expiresAt: number | null;
+}
+
+export type TokenVerifier = (token: string) => VerifiedToken;
+
+/**
+ * Returns the one function every transport uses to check a token. The algorithms are pinned
+ * (HS256 with a secret; RS256 or ES256 with a public key), so neither `none` nor a token signed
+ * with the public key as an HMAC secret passes.
+ *
+ * @throws AuthenticationError from the returned function for any token that is not valid
+ */
+export function createTokenVerifier(options: JwtVerifierOptions): TokenVerifier {
+  const key = options.publicKey ?? options.secret;
+  if (!key) throw new Error('JWT verification needs a secret or a public key');
+  const algorithms: jwt.Algorithm[] = options.publicKey ? ['RS256', 'ES256'] : ['HS256'];
+
+  return (token) => {
+    let payload: string | jwt.JwtPayload;
+    try {
+      payload = jwt.verify(token, key, {
+        algorithms,
+        clockTolerance: options.clockToleranceSec,
+        ...(options.issuer && { issuer: options.issuer }),
+        ...(options.audience && { audience: options.audience }),
+      });
+    } catch (error: unknown) {
+      throw new AuthenticationError(error instanceof jwt.TokenExpiredError ? 'expired' : 'invalid');
+    }
+    if (typeof payload === 'string' || typeof payload.sub !== 'string' || payload.sub === '') {
+      throw new AuthenticationError('invalid');
+    }
+
+    const roles: unknown = (payload as { roles?: unknown }).roles;
+    return {
+      viewer: { subject: payload.sub, isAdmin: Array.isArray(roles) && roles.includes('admin') },
+      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+    };
+  };
+}
+
+/** The token of an `Authorization: Bearer …` value, or null when there is none. */
+export function bearerToken(header: unknown): string | null {
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return match?.[1] ?? null;
+}
+
+/** Signs an HS256 token, for `npm run token` and tests. */
+export function signToken(
+  secret: string,
+  subject: string,
+  options: { admin?: boolean; expiresInSec?: number; issuer?: string; audience?: string } = {},
+): string {
+  return jwt.sign(options.admin ? { roles: ['admin'] } : {}, secret, {
+    algorithm: 'HS256',
+    subject,
+    expiresIn: options.expiresInSec ?? 24 * 3600,
+    ...(options.issuer && { issuer: options.issuer }),
+    ...(options.audience && { audience: options.audience }),
+  });
+}

@@ -1,0 +1,45 @@
+/**
+ * Prints a token signed with the configured secret (JWT_SECRET, or the one kept in DATA_DIR).
+ *
+ *   npm run token -- <subject> [--admin] [--expires-in <seconds>]
+ */
+import { parseArgs } from 'node:util';
+
+import { signToken } from '../auth/jwt.ts';
+import { loadOrCreateSecret } from '../auth/jwt-secret.ts';
+import { ConfigError, loadConfig } from '../config.ts';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    admin: { type: 'boolean', default: false },
+    'expires-in': { type: 'string', default: '86400' },
+  },
+});
+const subject = positionals[0];
+const expiresInSec = Number(values['expires-in']);
+if (!subject || !Number.isInteger(expiresInSec) || expiresInSec <= 0) {
+  console.error('usage: npm run token -- <subject> [--admin] [--expires-in <seconds>]');
+  process.exit(2);
+}
+
+try {
+  const config = loadConfig();
+  if (config.jwt.publicKey) {
+    console.error('JWT_PUBLIC_KEY is set: tokens come from your identity provider, not from here.');
+    process.exit(2);
+  }
+  const secret = config.jwt.secret ?? (await loadOrCreateSecret(config.dataDir)).secret;
+  console.log(
+    signToken(secret, subject, {
+      admin: values.admin,
+      expiresInSec,
+      ...(config.jwt.issuer && { issuer: config.jwt.issuer }),
+      ...(config.jwt.audience && { audience: config.jwt.audience }),
+    }),
+  );
+} catch (error: unknown) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}

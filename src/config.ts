@@ -1,0 +1,186 @@
+import os from 'node:os';
+import path from 'node:path';
+
+import { z } from 'zod';
+
+/**
+ * The service's configuration, read once from the environment into a typed, frozen object.
+ * Nothing else in the service reads `process.env`. Every variable is documented in README.md.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: 'expected a whole number' })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const url = (protocols: string[]) =>
+  z.string().refine((v) => URL.canParse(v) && protocols.includes(new URL(v).protocol), {
+    error: `expected a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL`,
+  });
+
+const trustProxy = z
+  .string()
+  .refine((v) => /^(true|false|\d+)$/.test(v), { error: 'expected true, false or a hop count' })
+  .transform((v) => (v === 'true' ? true : v === 'false' ? false : Number(v)));
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PUBLIC_URL: url(['http:', 'https:']).optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  DATABASE_URL: url(['postgresql:', 'postgres:']).optional(),
+  DATABASE_POOL_SIZE: int(1, 1000).default(10),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  S3_BUCKET: z.string().min(1).optional(),
+  S3_ENDPOINT: url(['http:', 'https:']).optional(),
+  S3_REGION: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.optional(),
+  S3_PUBLIC_URL: url(['http:', 'https:']).optional(),
+  JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  JWT_ISSUER: z.string().min(1).optional(),
+  JWT_AUDIENCE: z.string().min(1).optional(),
+  JWT_CLOCK_TOLERANCE_SEC: int(0, 300).default(30),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
+  TRUST_PROXY: trustProxy.default(false),
+  ALLOW_PRIVATE_NETWORK: bool.default(false),
+  ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  WORKER_CONCURRENCY: int(1, 256).default(os.availableParallelism()),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  METRICS_TOKEN: z.string().min(1).optional(),
+  IMAGE_QUALITY: int(1, 100).default(50),
+  MAX_CSV_BYTES: int(1).default(50 * 1024 * 1024),
+  MAX_CSV_ROWS: int(1).default(100_000),
+  MAX_URLS_PER_ROW: int(1).default(50),
+  MAX_IMAGES_PER_REQUEST: int(1).default(300_000),
+  MAX_URL_LENGTH: int(10).default(2048),
+  MAX_NAME_LENGTH: int(1).default(500),
+  MAX_IMAGE_BYTES: int(1).default(25 * 1024 * 1024),
+  MAX_IMAGE_PIXELS: int(1).default(100_000_000),
+  FETCH_TIMEOUT_MS: int(100).default(30_000),
+  FETCH_MAX_REDIRECTS: int(0, 20).default(3),
+  SHUTDOWN_GRACE_MS: int(0).default(25_000),
+});
+
+export type Env = z.input<typeof envSchema>;
+
+/** Thrown when a variable is malformed; its message is the one line printed at start. */
+export class ConfigError extends Error {}
+
+function formatIssue(issue: z.core.$ZodIssue, env: Record<string, string | undefined>): string {
+  const name = String(issue.path[0] ?? 'environment');
+  const value = env[name];
+  const shown =
+    value === undefined || /SECRET|TOKEN|KEY|DATABASE_URL|REDIS_URL/.test(name)
+      ? ''
+      : ` (got "${value}")`;
+  return `${name}: ${issue.message}${shown}`;
+}
+
+/**
+ * Builds the configuration from an environment map.
+ *
+ * @param env - variables as strings; empty strings count as unset
+ * @throws ConfigError naming each bad variable on one line
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      `Invalid configuration: ${parsed.error.issues.map((i) => formatIssue(i, cleaned)).join('; ')}`,
+    );
+  }
+  const e = parsed.data;
+
+  if ((e.ROLE === 'api' || e.ROLE === 'worker') && (!e.DATABASE_URL || !e.REDIS_URL)) {
+    throw new ConfigError(
+      `Invalid configuration: ROLE: "${e.ROLE}" needs DATABASE_URL and REDIS_URL, since the embedded database and queue belong to one process`,
+    );
+  }
+  if (Boolean(e.TLS_CERT_FILE) !== Boolean(e.TLS_KEY_FILE)) {
+    throw new ConfigError(
+      'Invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE must be set together',
+    );
+  }
+
+  const dataDir = path.resolve(e.DATA_DIR);
+
+  return Object.freeze({
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    /** PUBLIC_URL as set; unset means `<scheme>://localhost:<the port bound>`. */
+    publicUrl: e.PUBLIC_URL?.replace(/\/+$/, ''),
+    dataDir,
+    role: e.ROLE,
+    database: Object.freeze({
+      url: e.DATABASE_URL,
+      poolSize: e.DATABASE_POOL_SIZE,
+      pgliteDir: path.join(dataDir, 'db'),
+    }),
+    redisUrl: e.REDIS_URL,
+    storage: Object.freeze({
+      filesDir: path.join(dataDir, 'files'),
+      s3: e.S3_BUCKET
+        ? Object.freeze({
+            bucket: e.S3_BUCKET,
+            endpoint: e.S3_ENDPOINT,
+            region: e.S3_REGION,
+            forcePathStyle: e.S3_FORCE_PATH_STYLE ?? Boolean(e.S3_ENDPOINT),
+            publicUrl: e.S3_PUBLIC_URL?.replace(/\/+$/, ''),
+          })
+        : undefined,
+    }),
+    jwt: Object.freeze({
+      secret: e.JWT_SECRET,
+      publicKey: e.JWT_PUBLIC_KEY,
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SEC,
+    }),
+    tls:
+      e.TLS_CERT_FILE && e.TLS_KEY_FILE
+        ? Object.freeze({ certFile: e.TLS_CERT_FILE, keyFile: e.TLS_KEY_FILE })
+        : undefined,
+    trustProxy: e.TRUST_PROXY,
+    log: Object.freeze({
+      level: e.LOG_LEVEL,
+      format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty'),
+    }),
+    metricsToken: e.METRICS_TOKEN,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    processing: Object.freeze({
+      concurrency: e.WORKER_CONCURRENCY,
+      defaultQuality: e.IMAGE_QUALITY,
+      maxImagePixels: e.MAX_IMAGE_PIXELS,
+    }),
+    fetch: Object.freeze({
+      maxBytes: e.MAX_IMAGE_BYTES,
+      timeoutMs: e.FETCH_TIMEOUT_MS,
+      maxRedirects: e.FETCH_MAX_REDIRECTS,
+      allowPrivateNetwork: e.ALLOW_PRIVATE_NETWORK,
+    }),
+    limits: Object.freeze({
+      csvBytes: e.MAX_CSV_BYTES,
+      csvRows: e.MAX_CSV_ROWS,
+      urlsPerRow: e.MAX_URLS_PER_ROW,
+      imagesPerRequest: e.MAX_IMAGES_PER_REQUEST,
+      urlLength: e.MAX_URL_LENGTH,
+      nameLength: e.MAX_NAME_LENGTH,
+    }),
+  });
+}
+
+export type Config = ReturnType<typeof loadConfig>;

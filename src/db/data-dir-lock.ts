@@ -1,0 +1,47 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const LOCK_FILE = 'service.pid';
+
+/** Another live process already uses the data directory. */
+export class DataDirLockedError extends Error {}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error: unknown) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Claims the data directory for this process, since the embedded database must never be opened
+ * by two processes at once (each would overwrite the other's writes). A lock left by a process
+ * that has died is taken over.
+ *
+ * @returns a function that releases the lock
+ * @throws DataDirLockedError when a live process holds it
+ */
+export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true });
+  const file = path.join(dataDir, LOCK_FILE);
+
+  for (;;) {
+    try {
+      await writeFile(file, String(process.pid), { flag: 'wx' });
+      return () => rm(file, { force: true });
+    } catch (error: unknown) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+
+    const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+    // In a container the previous holder may have had our own pid; that holder is gone.
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+      throw new DataDirLockedError(
+        `Another process (pid ${holder}) is already using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR.`,
+      );
+    }
+    await rm(file, { force: true });
+  }
+}

@@ -1,0 +1,105 @@
+import { mkdir } from 'node:fs/promises';
+
+import { PrismaClient } from '../generated/prisma/client.ts';
+import { PGlite, PGliteAdapterFactory, pg, pgAdapterFactory } from './adapters.ts';
+import { applyMigrations } from './migrator.ts';
+
+/** An open database: the Prisma client and what the service needs around it. */
+export interface Database {
+  prisma: PrismaClient;
+  kind: 'pglite' | 'postgresql';
+  /** Resolves when the database answers a trivial query; rejects otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** `postgresql://…`; unset opens embedded PGlite in `pgliteDir`. */
+  url: string | undefined;
+  pgliteDir: string;
+  /** Connections in the PostgreSQL pool of this process. */
+  poolSize: number;
+  /** Called with the names of migrations applied at open. */
+  onMigrated?: (applied: string[]) => void;
+}
+
+/** How long a PostgreSQL connection may be waited for before a query fails. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** P1002: another process holds the migration lock longer than the engine waits. */
+const MIGRATION_LOCK_RETRIES = 5;
+
+/**
+ * Opens the database and brings its schema up to date with `prisma/migrations`.
+ *
+ * @throws when the database cannot be reached or a migration fails; the caller stops the process
+ */
+export async function openDatabase(options: DatabaseOptions): Promise<Database> {
+  return options.url ? openPostgres(options.url, options) : openPGlite(options);
+}
+
+async function openPGlite(options: DatabaseOptions): Promise<Database> {
+  await mkdir(options.pgliteDir, { recursive: true });
+  const pglite = await PGlite.create({ dataDir: options.pgliteDir });
+  const factory = new PGliteAdapterFactory(pglite);
+
+  options.onMigrated?.(await applyMigrations(factory));
+
+  const prisma = new PrismaClient({ adapter: factory });
+  return {
+    prisma,
+    kind: 'pglite',
+    ping: async () => {
+      await pglite.query('SELECT 1');
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+async function openPostgres(url: string, options: DatabaseOptions): Promise<Database> {
+  await migratePostgres(url, options);
+
+  // The pool is the adapter's: URL parameters such as connection_limit mean nothing to it.
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that loses its server emits here; the pool replaces it on next use.
+  pool.on('error', () => undefined);
+  const prisma = new PrismaClient({ adapter: pgAdapterFactory(pool) });
+  return {
+    prisma,
+    kind: 'postgresql',
+    ping: async () => {
+      await pool.query('SELECT 1');
+    },
+    close: async () => {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+/** Migrates on a pool of its own, ended at once so the advisory lock is released. */
+async function migratePostgres(url: string, options: DatabaseOptions): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: 1,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
+    try {
+      options.onMigrated?.(await applyMigrations(pgAdapterFactory(pool)));
+      return;
+    } catch (error: unknown) {
+      const lockBusy = (error as { code?: string }).code === 'P1002';
+      if (!lockBusy || attempt >= MIGRATION_LOCK_RETRIES) throw error;
+    } finally {
+      await pool.end();
+    }
+  }
+}

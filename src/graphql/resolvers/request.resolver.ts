@@ -1,0 +1,96 @@
+import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+
+import type { Progress as ProgressValue } from '../../domain/request.ts';
+import { isTerminal, progressOf } from '../../domain/request.ts';
+import type { RequestService } from '../../services/request.service.ts';
+import type { ObjectStorage } from '../../storage/storage.ts';
+import type { GraphQLContext } from '../context.ts';
+import { decodeCursor, encodeCursor, pageSize } from '../cursors.ts';
+import { Progress, ProductConnection, Request, RequestConnection } from '../types/request.types.ts';
+
+interface RequestCursor {
+  c: string;
+  i: string;
+}
+const isRequestCursor = (v: unknown): v is RequestCursor =>
+  typeof v === 'object' &&
+  v !== null &&
+  typeof (v as RequestCursor).c === 'string' &&
+  typeof (v as RequestCursor).i === 'string' &&
+  !Number.isNaN(Date.parse((v as RequestCursor).c));
+const isPosition = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+
+@Resolver(() => Request)
+export class RequestResolver {
+  constructor(
+    private readonly service: RequestService,
+    private readonly storage: ObjectStorage,
+  ) {}
+
+  @Query(() => Request, {
+    nullable: true,
+    description: 'A request, or null when not found or not yours.',
+  })
+  async request(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { viewer }: GraphQLContext,
+  ): Promise<Request | null> {
+    return this.service.get(viewer, id);
+  }
+
+  @Query(() => RequestConnection, {
+    description: "Your requests, newest first (every owner's for an admin).",
+  })
+  async requests(
+    @Ctx() { viewer }: GraphQLContext,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<RequestConnection> {
+    const cursor = after ? decodeCursor(after, isRequestCursor) : null;
+    const page = await this.service.list(
+      viewer,
+      pageSize(first),
+      cursor && { createdAt: new Date(cursor.c), id: cursor.i },
+    );
+    const edges = page.items.map((node) => ({
+      node,
+      cursor: encodeCursor({ c: node.createdAt.toISOString(), i: node.id }),
+    }));
+    return {
+      edges,
+      pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null },
+    };
+  }
+
+  @FieldResolver(() => Progress, {
+    description: 'Counted from the request row, without reading its images.',
+  })
+  progress(@Root() request: Request): ProgressValue {
+    return progressOf({
+      total: request.totalImages,
+      completed: request.completedImages,
+      failed: request.failedImages,
+    });
+  }
+
+  @FieldResolver(() => ProductConnection, { description: 'Products in file order.' })
+  async products(
+    @Root() request: Request,
+    @Arg('first', () => Int, { nullable: true }) first?: number | null,
+    @Arg('after', () => String, { nullable: true }) after?: string | null,
+  ): Promise<ProductConnection> {
+    const afterPosition = after ? decodeCursor(after, isPosition) : null;
+    const page = await this.service.listProducts(request.id, pageSize(first), afterPosition);
+    const edges = page.items.map((node) => ({ node, cursor: encodeCursor(node.position) }));
+    return {
+      edges,
+      pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null },
+    };
+  }
+
+  @FieldResolver(() => String, { nullable: true, description: 'Set once the request has ended.' })
+  async outputCsvUrl(@Root() request: Request): Promise<string | null> {
+    if (!isTerminal(request.status) || !request.outputCsvKey) return null;
+    return this.storage.urlFor(request.outputCsvKey);
+  }
+}

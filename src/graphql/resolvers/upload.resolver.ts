@@ -1,0 +1,74 @@
+import { GraphQLUpload } from 'graphql-upload-ts';
+import type { FileUpload } from 'graphql-upload-ts';
+import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
+
+import { ServiceError } from '../../errors.ts';
+import type { ProcessingOptions } from '../../domain/request.ts';
+import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
+import type { RequestService } from '../../services/request.service.ts';
+import type { GraphQLContext } from '../context.ts';
+import { ProcessingOptionsInput } from '../types/inputs.ts';
+import { UploadCsvPayload } from '../types/request.types.ts';
+
+/** Turns the upload library's errors (which carry an HTTP status) into the contract's codes. */
+export function uploadError(error: unknown): unknown {
+  const status = (error as { status?: unknown }).status;
+  if (status === 413)
+    return new ServiceError(
+      'PAYLOAD_TOO_LARGE',
+      error instanceof Error ? error.message : 'The file is too large.',
+    );
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new ServiceError(
+      'BAD_USER_INPUT',
+      'The upload was incomplete or malformed; send the file again.',
+    );
+  }
+  return error;
+}
+
+@Resolver()
+export class UploadResolver {
+  constructor(
+    private readonly requests: RequestService,
+    private readonly defaultQuality: number,
+  ) {}
+
+  @Mutation(() => UploadCsvPayload, {
+    description:
+      'Uploads a product CSV (multipart request; send the apollo-require-preflight header).',
+  })
+  async uploadCsv(
+    @Arg('file', () => GraphQLUpload) upload: Promise<FileUpload>,
+    @Ctx() { viewer }: GraphQLContext,
+    @Arg('webhookUrl', () => String, { nullable: true }) webhookUrl?: string | null,
+    @Arg('options', () => ProcessingOptionsInput, { nullable: true })
+    options?: ProcessingOptionsInput | null,
+  ): Promise<UploadCsvPayload> {
+    let resolved: { webhookUrl: string | null; options: ProcessingOptions };
+    let file: FileUpload;
+    try {
+      file = await upload;
+      resolved = {
+        webhookUrl: validateWebhookUrl(webhookUrl),
+        options: resolveProcessingOptions(options, this.defaultQuality),
+      };
+    } catch (error: unknown) {
+      throw uploadError(error);
+    }
+
+    const stream = file.createReadStream();
+    try {
+      const request = await this.requests.upload(viewer, {
+        file: stream,
+        fileName: file.filename || null,
+        ...resolved,
+      });
+      return { request };
+    } catch (error: unknown) {
+      throw uploadError(error);
+    } finally {
+      stream.destroy();
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { expressMiddleware } from '@as-integrations/express5';
+import express from 'express';
+import { GraphQLError } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
+import { graphqlUploadExpress } from 'graphql-upload-ts';
+
+import type { App } from '../app.ts';
+import { AuthenticationError, bearerToken } from '../auth/jwt.ts';
+import type { TokenVerifier } from '../auth/jwt.ts';
+import type { Config } from '../config.ts';
+import type { GraphQLContext } from '../graphql/context.ts';
+import type { Logger } from '../observability/logger.ts';
+import { createErrorFormatter } from './graphql.errors.ts';
+import { healthRoutes } from './health.routes.ts';
+import { requestContext } from './request-context.ts';
+
+/**
+ * The HTTP(S) server. It listens first, answering `/healthz` (and `/readyz` with 503) while
+ * the rest of the service starts, so the port bound is known to build public URLs; `mount`
+ * then adds GraphQL and the other routes.
+ */
+export class HttpServer {
+  readonly server: http.Server;
+  private readonly express = express();
+  private apollo: ApolloServer<GraphQLContext> | undefined;
+  private app: App | undefined;
+
+  private constructor(
+    private readonly config: Config,
+    private readonly logger: Logger,
+    tls: { cert: Buffer; key: Buffer } | undefined,
+  ) {
+    this.express.disable('x-powered-by');
+    this.express.set('trust proxy', config.trustProxy);
+    this.express.use(requestContext(logger));
+    this.express.use(healthRoutes(() => this.app));
+    this.server = tls ? https.createServer(tls, this.express) : http.createServer(this.express);
+  }
+
+  /** Creates the server and binds `PORT` on `HOST`. */
+  static async listen(config: Config, logger: Logger): Promise<HttpServer> {
+    const tls = config.tls && {
+      cert: await readFile(config.tls.certFile),
+      key: await readFile(config.tls.keyFile),
+    };
+    const instance = new HttpServer(config, logger, tls);
+    await new Promise<void>((resolve, reject) => {
+      instance.server.once('error', reject);
+      instance.server.listen(config.port, config.host, () => {
+        instance.server.off('error', reject);
+        resolve();
+      });
+    });
+    return instance;
+  }
+
+  /** Where the server listens, e.g. http://127.0.0.1:4000. */
+  get url(): string {
+    const { port } = this.server.address() as AddressInfo;
+    const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
+    return `${this.config.tls ? 'https' : 'http'}://${host}:${port}`;
+  }
+
+  /** The base of URLs handed to clients: PUBLIC_URL, or localhost on the bound port. */
+  get publicUrl(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return this.config.publicUrl ?? `${this.config.tls ? 'https' : 'http'}://localhost:${port}`;
+  }
+
+  /** Adds GraphQL and the file routes, served by `app`. */
+  async mount(app: App, schema: GraphQLSchema, verifyToken: TokenVerifier): Promise<void> {
+    const { config, logger } = this;
+    this.apollo = new ApolloServer<GraphQLContext>({
+      schema,
+      csrfPrevention: true,
+      includeStacktraceInErrorResponses: false,
+      formatError: createErrorFormatter(logger),
+      plugins: [ApolloServerPluginDrainHttpServer({ httpServer: this.server })],
+    });
+    await this.apollo.start();
+
+    this.express.use(
+      '/files',
+      express.static(config.storage.filesDir, {
+        dotfiles: 'deny',
+        index: false,
+        fallthrough: false,
+        immutable: true,
+        maxAge: '7d',
+      }),
+    );
+    this.express.use(
+      '/graphql',
+      graphqlUploadExpress({ maxFileSize: config.limits.csvBytes, maxFiles: 1 }),
+      express.json({ limit: '1mb' }),
+      expressMiddleware(this.apollo, {
+        context: ({ req }) => Promise.resolve(contextFor(req.headers.authorization, verifyToken)),
+      }),
+    );
+    this.app = app;
+  }
+
+  /** Stops accepting connections and waits for requests in flight. */
+  async close(): Promise<void> {
+    if (this.apollo) {
+      await this.apollo.stop();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      this.server.close(() => {
+        resolve();
+      });
+    });
+  }
+}
+
+function contextFor(authorization: string | undefined, verifyToken: TokenVerifier): GraphQLContext {
+  try {
+    const token = bearerToken(authorization);
+    if (!token) throw new AuthenticationError('missing');
+    return { viewer: verifyToken(token).viewer };
+  } catch (error: unknown) {
+    if (!(error instanceof AuthenticationError)) throw error;
+    throw new GraphQLError(error.message, {
+      extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+    });
+  }
+}

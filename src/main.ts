@@ -1,0 +1,65 @@
+/**
+ * `npm start`: the service in the shape the configuration asks for (API, worker, or both).
+ */
+import { signToken } from './auth/jwt.ts';
+import type { Config } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { DataDirLockedError } from './db/data-dir-lock.ts';
+import type { Logger } from './observability/logger.ts';
+import { createLogger } from './observability/logger.ts';
+import type { Service } from './service.ts';
+import { startService } from './service.ts';
+
+function readConfig(): Config {
+  try {
+    return loadConfig();
+  } catch (error: unknown) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
+}
+
+async function start(config: Config, logger: Logger): Promise<Service> {
+  try {
+    return await startService(config, logger);
+  } catch (error: unknown) {
+    logger.error(error instanceof DataDirLockedError ? error.message : 'could not start', {
+      ...(!(error instanceof DataDirLockedError) && { error }),
+    });
+    process.exit(1);
+  }
+}
+
+const config = readConfig();
+const logger = createLogger(config.log);
+const service = await start(config, logger);
+
+if (service.url) {
+  if (!config.jwt.secret && service.jwtSecret) {
+    // Printed, not logged: log lines never carry tokens. This one is for the person at the
+    // terminal of a development setup (JWT_SECRET unset).
+    console.log(
+      `Ready token for subject "dev" (valid 24 h):\n${signToken(service.jwtSecret, 'dev')}`,
+    );
+  }
+  logger.info(`listening on ${service.url}`, {
+    url: service.url,
+    publicUrl: config.publicUrl,
+    role: config.role,
+  });
+} else {
+  logger.info('worker started', { role: config.role, concurrency: config.processing.concurrency });
+}
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info('stopping', { signal, graceMs: config.shutdownGraceMs });
+  await service.stop();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,154 @@
+import { performance } from 'node:perf_hooks';
+
+import type { ImageOutcome, ImageRecord, ProcessingOptions } from '../domain/request.ts';
+import { progressOf } from '../domain/request.ts';
+import type { EventBus } from '../events/event-bus.ts';
+import { ImageTransformError, transformImage } from '../images/image.transformer.ts';
+import type { Logger } from '../observability/logger.ts';
+import { withLogContext } from '../observability/logger.ts';
+import type { ImageJob } from '../queue/queue.ts';
+import type { ClaimedImage, ImageRepository } from '../repositories/image.repository.ts';
+import type { RequestRepository } from '../repositories/request.repository.ts';
+import type { ObjectStorage } from '../storage/storage.ts';
+import { storageKeys } from '../storage/storage.ts';
+import { DownloadError } from './image.downloader.ts';
+import type { RequestFinalizer } from './request.finalizer.ts';
+
+export interface ImageProcessorDeps {
+  images: ImageRepository;
+  requests: RequestRepository;
+  storage: ObjectStorage;
+  events: EventBus;
+  finalizer: RequestFinalizer;
+  download: (url: string) => Promise<Buffer>;
+  maxPixels: number;
+  logger: Logger;
+}
+
+/**
+ * Processes one image job: fetch, re-encode, store, record, announce; and ends the request
+ * when this was its last image. No database transaction is open during the download or the
+ * encode. Running a job twice is harmless: only the first recorded outcome counts.
+ */
+export class ImageProcessor {
+  constructor(private readonly deps: ImageProcessorDeps) {}
+
+  handle(job: ImageJob): Promise<void> {
+    const fields = { requestId: job.requestId, imageId: job.imageId };
+    return withLogContext(fields, () => this.run(job), false);
+  }
+
+  private async run(job: ImageJob): Promise<void> {
+    const { images, requests, finalizer, logger } = this.deps;
+    const claimed = await images.claim(job.imageId);
+    if (!claimed) return;
+    await requests.markProcessing(job.requestId);
+    await this.announce(job.requestId, claimed.image);
+
+    const started = performance.now();
+    const outcome = await this.produce(claimed);
+    const durationMs = Math.round(performance.now() - started);
+    const counts = await images.finish(job.imageId, outcome);
+    if (!counts) return;
+
+    logger.info('image processed', { status: outcome.status, durationMs, error: outcome.error });
+    const image: ImageRecord = { ...claimed.image, ...nullable(outcome) };
+    await this.deps.events.publish({
+      requestId: job.requestId,
+      status: 'PROCESSING',
+      progress: progressOf(counts),
+      image,
+      at: Date.now(),
+    });
+    if (counts.completed + counts.failed === counts.total) {
+      await withLogContext(
+        { requestId: job.requestId },
+        () => finalizer.finish(job.requestId),
+        false,
+      );
+    }
+  }
+
+  /** Fetches, re-encodes and stores one image; every failure becomes a FAILED outcome. */
+  private async produce({ image, options }: ClaimedImage): Promise<ImageOutcome> {
+    let input: Buffer;
+    try {
+      input = await this.deps.download(image.inputUrl);
+    } catch (error: unknown) {
+      return this.failure(error, 'The image could not be downloaded.');
+    }
+
+    try {
+      const result = await transformImage(input, {
+        ...transformOptions(options),
+        maxPixels: this.deps.maxPixels,
+      });
+      const key = storageKeys.image(image.requestId, image.id, result.extension);
+      await this.deps.storage.put(key, result.data, result.contentType);
+      return {
+        status: 'COMPLETED',
+        outputKey: key,
+        outputUrl: await this.deps.storage.urlFor(key),
+        inputBytes: input.length,
+        outputBytes: result.data.length,
+        format: result.format,
+        width: result.width,
+        height: result.height,
+      };
+    } catch (error: unknown) {
+      return {
+        ...this.failure(error, 'The image could not be processed.'),
+        inputBytes: input.length,
+      };
+    }
+  }
+
+  private failure(error: unknown, fallback: string): ImageOutcome {
+    if (error instanceof DownloadError || error instanceof ImageTransformError) {
+      return { status: 'FAILED', error: error.message };
+    }
+    this.deps.logger.error('image processing failed unexpectedly', { error });
+    return { status: 'FAILED', error: fallback };
+  }
+
+  private async announce(requestId: string, image: ImageRecord): Promise<void> {
+    const request = await this.deps.requests.findById(requestId);
+    if (!request) return;
+    await this.deps.events.publish({
+      requestId,
+      status: request.status,
+      progress: progressOf({
+        total: request.totalImages,
+        completed: request.completedImages,
+        failed: request.failedImages,
+      }),
+      image,
+      at: Date.now(),
+    });
+  }
+}
+
+function transformOptions(options: ProcessingOptions) {
+  return {
+    quality: options.quality,
+    format: options.format,
+    maxWidth: options.maxWidth,
+    maxHeight: options.maxHeight,
+    keepMetadata: options.keepMetadata,
+  };
+}
+
+/** An outcome's fields as an image record has them (absent means null). */
+function nullable(outcome: ImageOutcome): Partial<ImageRecord> {
+  return {
+    status: outcome.status,
+    outputKey: outcome.outputKey ?? null,
+    outputUrl: outcome.outputUrl ?? null,
+    error: outcome.error ?? null,
+    inputBytes: outcome.inputBytes ?? null,
+    outputBytes: outcome.outputBytes ?? null,
+    format: outcome.format ?? null,
+    width: outcome.width ?? null,
+    height: outcome.height ?? null,
+  };
+}

@@ -1,0 +1,159 @@
+import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { Prisma } from '../generated/prisma/client.ts';
+import type {
+  ProcessingOptions,
+  ProductWithImages,
+  RequestRecord,
+  TerminalStatus,
+} from '../domain/request.ts';
+
+/** A product ready to insert, with ids made by the caller. */
+export interface NewProduct {
+  id: string;
+  serialNumber: number;
+  name: string;
+  position: number;
+  images: { id: string; position: number; inputUrl: string }[];
+}
+
+export interface NewRequest {
+  id: string;
+  ownerId: string;
+  fileName: string | null;
+  webhookUrl: string | null;
+  options: ProcessingOptions;
+}
+
+/**
+ * Rows a single INSERT carries. Each batch is one statement with one array parameter per
+ * column (`unnest`), so its parameter count stays constant however large the file.
+ */
+const INSERT_BATCH = 5_000;
+/** A large upload's transaction may run for a while; it holds no network or CPU work. */
+const CREATE_TIMEOUT_MS = 120_000;
+
+type Row = Prisma.RequestGetPayload<object>;
+
+function toRecord(row: Row): RequestRecord {
+  return { ...row, options: row.options as unknown as ProcessingOptions };
+}
+
+/** Requests, their products and images as the database stores them. */
+export class RequestRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  /** Stores a request with all its products and images in one transaction. */
+  async create(request: NewRequest, products: NewProduct[]): Promise<RequestRecord> {
+    const totalImages = products.reduce((n, p) => n + p.images.length, 0);
+
+    const row = await this.prisma.$transaction(
+      async (tx) => {
+        const created = await tx.request.create({
+          data: { ...request, options: { ...request.options }, totalImages },
+        });
+        for (let i = 0; i < products.length; i += INSERT_BATCH) {
+          const batch = products.slice(i, i + INSERT_BATCH);
+          await tx.$executeRaw`
+            INSERT INTO products (id, request_id, serial_number, name, position)
+            SELECT u.id, ${request.id}::uuid, u.serial, u.name, u.position
+            FROM unnest(${batch.map((p) => p.id)}::uuid[], ${batch.map((p) => p.serialNumber)}::int[],
+                        ${batch.map((p) => p.name)}::text[], ${batch.map((p) => p.position)}::int[])
+              AS u(id, serial, name, position)`;
+        }
+        const images = products.flatMap((p) =>
+          p.images.map((img) => ({ ...img, productId: p.id })),
+        );
+        for (let i = 0; i < images.length; i += INSERT_BATCH) {
+          const batch = images.slice(i, i + INSERT_BATCH);
+          await tx.$executeRaw`
+            INSERT INTO images (id, product_id, request_id, position, input_url)
+            SELECT u.id, u.product_id, ${request.id}::uuid, u.position, u.input_url
+            FROM unnest(${batch.map((x) => x.id)}::uuid[], ${batch.map((x) => x.productId)}::uuid[],
+                        ${batch.map((x) => x.position)}::int[], ${batch.map((x) => x.inputUrl)}::text[])
+              AS u(id, product_id, position, input_url)`;
+        }
+        return created;
+      },
+      { timeout: CREATE_TIMEOUT_MS, maxWait: CREATE_TIMEOUT_MS },
+    );
+    return toRecord(row);
+  }
+
+  async findById(id: string): Promise<RequestRecord | null> {
+    const row = await this.prisma.request.findUnique({ where: { id } });
+    return row && toRecord(row);
+  }
+
+  /**
+   * One page of requests, newest first.
+   *
+   * @param ownerId - only this owner's requests; `null` for all owners
+   * @param after - the last request of the previous page
+   */
+  async list(ownerId: string | null, first: number, after: { createdAt: Date; id: string } | null) {
+    const rows = await this.prisma.request.findMany({
+      where: {
+        ...(ownerId === null ? {} : { ownerId }),
+        ...(after && {
+          OR: [
+            { createdAt: { lt: after.createdAt } },
+            { createdAt: after.createdAt, id: { lt: after.id } },
+          ],
+        }),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: first + 1,
+    });
+    return { items: rows.slice(0, first).map(toRecord), hasMore: rows.length > first };
+  }
+
+  /** One page of a request's products in file order, each with its images in cell order. */
+  async listProducts(
+    requestId: string,
+    first: number,
+    afterPosition: number | null,
+  ): Promise<{ items: ProductWithImages[]; hasMore: boolean }> {
+    const rows = await this.prisma.product.findMany({
+      where: { requestId, ...(afterPosition !== null && { position: { gt: afterPosition } }) },
+      orderBy: { position: 'asc' },
+      take: first + 1,
+      include: { images: { orderBy: { position: 'asc' } } },
+    });
+    return { items: rows.slice(0, first), hasMore: rows.length > first };
+  }
+
+  /** Moves a request from PENDING to PROCESSING; false when it had already moved on. */
+  async markProcessing(id: string): Promise<boolean> {
+    const { count } = await this.prisma.request.updateMany({
+      where: { id, status: 'PENDING' },
+      data: { status: 'PROCESSING' },
+    });
+    return count === 1;
+  }
+
+  /**
+   * Records a request's end; only the first caller wins.
+   *
+   * @returns the ended request, or null when it had already ended
+   */
+  async finish(
+    id: string,
+    status: TerminalStatus,
+    outputCsvKey: string,
+  ): Promise<RequestRecord | null> {
+    const { count } = await this.prisma.request.updateMany({
+      where: { id, status: { in: ['PENDING', 'PROCESSING'] } },
+      data: { status, outputCsvKey, completedAt: new Date() },
+    });
+    return count === 1 ? this.findById(id) : null;
+  }
+
+  /** Requests that have not ended, oldest first: the work a restarted process resumes. */
+  async listUnfinished(): Promise<RequestRecord[]> {
+    const rows = await this.prisma.request.findMany({
+      where: { status: { in: ['PENDING', 'PROCESSING'] } },
+      orderBy: { createdAt: 'asc' },
+    });
+    return rows.map(toRecord);
+  }
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+
+import type { CsvLimits } from '../csv/csv.validator.ts';
+import { parseProductCsv } from '../csv/csv.validator.ts';
+import type { ProcessingOptions, ProductWithImages, RequestRecord } from '../domain/request.ts';
+import type { Viewer } from '../domain/viewer.ts';
+import { canSee } from '../domain/viewer.ts';
+import { ServiceError } from '../errors.ts';
+import type { JobQueue } from '../queue/queue.ts';
+import type { NewProduct, RequestRepository } from '../repositories/request.repository.ts';
+
+export interface UploadInput {
+  file: Readable;
+  fileName: string | null;
+  webhookUrl: string | null;
+  options: ProcessingOptions;
+}
+
+/** A page of a cursor connection, before the transport turns it into edges. */
+export interface Page<T> {
+  items: T[];
+  hasMore: boolean;
+}
+
+/** Uploading and reading requests: what GraphQL and REST both call. */
+export class RequestService {
+  constructor(
+    private readonly requests: RequestRepository,
+    private readonly queue: JobQueue,
+    private readonly csvLimits: CsvLimits,
+  ) {}
+
+  /**
+   * Validates a CSV, stores it as a PENDING request with its products and images, and queues
+   * the images. Nothing is stored when the file has any problem.
+   *
+   * @throws ServiceError `CSV_INVALID` listing every problem, or the upload stream's error
+   */
+  async upload(viewer: Viewer, input: UploadInput): Promise<RequestRecord> {
+    const parsed = await parseProductCsv(input.file, this.csvLimits);
+    if (!parsed.ok) {
+      throw new ServiceError(
+        'CSV_INVALID',
+        'The CSV file has problems; nothing was stored.',
+        parsed.problems,
+      );
+    }
+
+    const products: NewProduct[] = parsed.products.map((p, position) => ({
+      id: randomUUID(),
+      serialNumber: p.serialNumber,
+      name: p.name,
+      position,
+      images: p.imageUrls.map((inputUrl, i) => ({ id: randomUUID(), position: i, inputUrl })),
+    }));
+    const request = await this.requests.create(
+      {
+        id: randomUUID(),
+        ownerId: viewer.subject,
+        fileName: input.fileName,
+        webhookUrl: input.webhookUrl,
+        options: input.options,
+      },
+      products,
+    );
+
+    await this.queue.enqueue(
+      products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId: request.id }))),
+    );
+    return request;
+  }
+
+  /** A request the viewer may see, or null: another owner's request reads as missing. */
+  async get(viewer: Viewer, id: string): Promise<RequestRecord | null> {
+    if (!isUuid(id)) return null;
+    const request = await this.requests.findById(id);
+    return request && canSee(viewer, request.ownerId) ? request : null;
+  }
+
+  /** Like `get`, but a missing request is a NOT_FOUND error. */
+  async require(viewer: Viewer, id: string): Promise<RequestRecord> {
+    const request = await this.get(viewer, id);
+    if (!request) throw new ServiceError('NOT_FOUND', `No request with id ${id} was found.`);
+    return request;
+  }
+
+  /** The viewer's requests (every owner's for an admin), newest first. */
+  async list(
+    viewer: Viewer,
+    first: number,
+    after: { createdAt: Date; id: string } | null,
+  ): Promise<Page<RequestRecord>> {
+    return this.requests.list(viewer.isAdmin ? null : viewer.subject, first, after);
+  }
+
+  /** A page of a request's products, in file order. The caller has checked access. */
+  async listProducts(
+    requestId: string,
+    first: number,
+    afterPosition: number | null,
+  ): Promise<Page<ProductWithImages>> {
+    return this.requests.listProducts(requestId, first, afterPosition);
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
