@@ -12,6 +12,7 @@ import type { JobQueue } from './queue/queue.ts';
 import { MemoryQueue } from './queue/queue.memory.ts';
 import { ImageRepository } from './repositories/image.repository.ts';
 import { RequestRepository } from './repositories/request.repository.ts';
+import { ProgressService } from './services/progress.service.ts';
 import { RequestService } from './services/request.service.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
@@ -25,6 +26,7 @@ export interface App {
   queue: JobQueue;
   events: EventBus;
   requestService: RequestService;
+  progressService: ProgressService;
   processor: ImageProcessor;
   finalizer: RequestFinalizer;
   repositories: { requests: RequestRepository; images: ImageRepository };
@@ -78,6 +80,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     queue,
     events,
     requestService,
+    progressService: new ProgressService(requestService, events),
     processor,
     finalizer,
     repositories: { requests, images },

@@ -69,6 +69,8 @@ const envSchema = z.object({
   FETCH_TIMEOUT_MS: int(100).default(30_000),
   FETCH_MAX_REDIRECTS: int(0, 20).default(3),
   SHUTDOWN_GRACE_MS: int(0).default(25_000),
+  WS_KEEPALIVE_MS: int(100).default(12_000),
+  WS_MAX_PAYLOAD_BYTES: int(1024).default(64 * 1024),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -161,6 +163,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    websocket: Object.freeze({
+      keepAliveMs: e.WS_KEEPALIVE_MS,
+      maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+    }),
     processing: Object.freeze({
       concurrency: e.WORKER_CONCURRENCY,
       defaultQuality: e.IMAGE_QUALITY,
@@ -184,3 +190,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/**
+ * The configuration from this process's environment with some variables set or defaulted by
+ * the caller (the demo and other command-line tools).
+ *
+ * @param defaults - used where the environment leaves a variable unset
+ * @param overrides - used whatever the environment says
+ */
+export function loadConfigWith(
+  defaults: Record<string, string>,
+  overrides: Record<string, string> = {},
+): Config {
+  return loadConfig({ ...defaults, ...process.env, ...overrides });
+}

@@ -1,6 +1,7 @@
 import type { ContainerType, ResolverData } from 'type-graphql';
 
 import type { App } from '../app.ts';
+import { ProgressResolver } from './resolvers/progress.resolver.ts';
 import { RequestResolver } from './resolvers/request.resolver.ts';
 import { UploadResolver } from './resolvers/upload.resolver.ts';
 
@@ -8,7 +9,11 @@ import { UploadResolver } from './resolvers/upload.resolver.ts';
 export function createContainer(app: App): ContainerType {
   const instances = new Map<unknown, unknown>([
     [RequestResolver, new RequestResolver(app.requestService, app.storage)],
-    [UploadResolver, new UploadResolver(app.requestService, app.config.processing.defaultQuality)],
+    [ProgressResolver, new ProgressResolver()],
+    [
+      UploadResolver,
+      new UploadResolver(app.requestService, app.config.processing.defaultQuality, app.logger),
+    ],
   ]);
   return {
     get: (someClass: unknown, _data: ResolverData) => {

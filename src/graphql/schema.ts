@@ -5,20 +5,35 @@ import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from 'type-graphql';
 import type { ContainerType } from 'type-graphql';
 
+import { ProgressResolver } from './resolvers/progress.resolver.ts';
 import { RequestResolver } from './resolvers/request.resolver.ts';
 import { UploadResolver } from './resolvers/upload.resolver.ts';
 
-export const RESOLVERS = [RequestResolver, UploadResolver] as const;
+export const RESOLVERS = [RequestResolver, UploadResolver, ProgressResolver] as const;
 
 /**
  * Builds the executable schema. Resolver instances come from `container`, made by the
  * composition root; without one (schema printing), resolvers are never called.
  */
+/**
+ * type-graphql insists on a pub/sub for schemas with subscriptions, for topic-based ones. Ours
+ * subscribe through the event bus (`subscribe` on the field), so this one is never used.
+ */
+const unusedPubSub = {
+  publish: () => {
+    throw new Error('Publish through the EventBus, not type-graphql');
+  },
+  subscribe: () => {
+    throw new Error('Subscribe through the EventBus, not type-graphql');
+  },
+};
+
 export async function buildGraphQLSchema(container?: ContainerType): Promise<GraphQLSchema> {
   return buildSchema({
     resolvers: RESOLVERS,
     container: container ?? { get: () => undefined },
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
+    pubSub: unusedPubSub,
   });
 }

@@ -7,19 +7,19 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import { GraphQLError } from 'graphql';
 import type { GraphQLSchema } from 'graphql';
 import { graphqlUploadExpress } from 'graphql-upload-ts';
 
 import type { App } from '../app.ts';
-import { AuthenticationError, bearerToken } from '../auth/jwt.ts';
 import type { TokenVerifier } from '../auth/jwt.ts';
 import type { Config } from '../config.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
+import { authFromHeaders } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
 import { requestContext } from './request-context.ts';
+import { attachSubscriptionServer } from './subscriptions.ts';
 
 /**
  * The HTTP(S) server. It listens first, answering `/healthz` (and `/readyz` with 503) while
@@ -77,12 +77,23 @@ export class HttpServer {
   /** Adds GraphQL and the file routes, served by `app`. */
   async mount(app: App, schema: GraphQLSchema, verifyToken: TokenVerifier): Promise<void> {
     const { config, logger } = this;
+    const formatError = createErrorFormatter(logger);
+    const closeSubscriptions = attachSubscriptionServer(this.server, {
+      schema,
+      verifyToken,
+      progress: app.progressService,
+      formatError,
+      ...config.websocket,
+    });
     this.apollo = new ApolloServer<GraphQLContext>({
       schema,
       csrfPrevention: true,
       includeStacktraceInErrorResponses: false,
-      formatError: createErrorFormatter(logger),
-      plugins: [ApolloServerPluginDrainHttpServer({ httpServer: this.server })],
+      formatError,
+      plugins: [
+        ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
+        { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
+      ],
     });
     await this.apollo.start();
 
@@ -101,7 +112,10 @@ export class HttpServer {
       graphqlUploadExpress({ maxFileSize: config.limits.csvBytes, maxFiles: 1 }),
       express.json({ limit: '1mb' }),
       expressMiddleware(this.apollo, {
-        context: ({ req }) => Promise.resolve(contextFor(req.headers.authorization, verifyToken)),
+        context: ({ req }) =>
+          Promise.resolve({
+            viewer: authFromHeaders(req.headers.authorization, verifyToken).viewer,
+          }),
       }),
     );
     this.app = app;
@@ -117,19 +131,6 @@ export class HttpServer {
       this.server.close(() => {
         resolve();
       });
-    });
-  }
-}
-
-function contextFor(authorization: string | undefined, verifyToken: TokenVerifier): GraphQLContext {
-  try {
-    const token = bearerToken(authorization);
-    if (!token) throw new AuthenticationError('missing');
-    return { viewer: verifyToken(token).viewer };
-  } catch (error: unknown) {
-    if (!(error instanceof AuthenticationError)) throw error;
-    throw new GraphQLError(error.message, {
-      extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
     });
   }
 }

@@ -34,6 +34,29 @@ const CREATE_TIMEOUT_MS = 120_000;
 
 type Row = Prisma.RequestGetPayload<object>;
 
+/** The images of `products` as column arrays of about INSERT_BATCH rows, built batch by batch. */
+function* imageBatches(products: NewProduct[]) {
+  let batch = {
+    ids: [] as string[],
+    productIds: [] as string[],
+    positions: [] as number[],
+    urls: [] as string[],
+  };
+  for (const product of products) {
+    for (const image of product.images) {
+      batch.ids.push(image.id);
+      batch.productIds.push(product.id);
+      batch.positions.push(image.position);
+      batch.urls.push(image.inputUrl);
+    }
+    if (batch.ids.length >= INSERT_BATCH) {
+      yield batch;
+      batch = { ids: [], productIds: [], positions: [], urls: [] };
+    }
+  }
+  if (batch.ids.length > 0) yield batch;
+}
+
 function toRecord(row: Row): RequestRecord {
   return { ...row, options: row.options as unknown as ProcessingOptions };
 }
@@ -60,16 +83,12 @@ export class RequestRepository {
                         ${batch.map((p) => p.name)}::text[], ${batch.map((p) => p.position)}::int[])
               AS u(id, serial, name, position)`;
         }
-        const images = products.flatMap((p) =>
-          p.images.map((img) => ({ ...img, productId: p.id })),
-        );
-        for (let i = 0; i < images.length; i += INSERT_BATCH) {
-          const batch = images.slice(i, i + INSERT_BATCH);
+        for (const batch of imageBatches(products)) {
           await tx.$executeRaw`
             INSERT INTO images (id, product_id, request_id, position, input_url)
             SELECT u.id, u.product_id, ${request.id}::uuid, u.position, u.input_url
-            FROM unnest(${batch.map((x) => x.id)}::uuid[], ${batch.map((x) => x.productId)}::uuid[],
-                        ${batch.map((x) => x.position)}::int[], ${batch.map((x) => x.inputUrl)}::text[])
+            FROM unnest(${batch.ids}::uuid[], ${batch.productIds}::uuid[],
+                        ${batch.positions}::int[], ${batch.urls}::text[])
               AS u(id, product_id, position, input_url)`;
         }
         return created;

@@ -31,7 +31,7 @@ export type ProcessingOptionsInput = {
   quality?: number | null | undefined;
 };
 
-/** Where a request is in its lifecycle. The last four are terminal. */
+/** Where a request is in its lifecycle: PENDING and PROCESSING run; the rest are final. */
 export type RequestStatus =
   | 'CANCELLED'
   | 'COMPLETED'

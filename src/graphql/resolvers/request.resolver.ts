@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+
 import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
 
 import type { Progress as ProgressValue } from '../../domain/request.ts';

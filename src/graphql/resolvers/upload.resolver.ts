@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+
 import { GraphQLUpload } from 'graphql-upload-ts';
 import type { FileUpload } from 'graphql-upload-ts';
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
@@ -6,6 +8,7 @@ import { ServiceError } from '../../errors.ts';
 import type { ProcessingOptions } from '../../domain/request.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
 import type { RequestService } from '../../services/request.service.ts';
+import type { Logger } from '../../observability/logger.ts';
 import type { GraphQLContext } from '../context.ts';
 import { ProcessingOptionsInput } from '../types/inputs.ts';
 import { UploadCsvPayload } from '../types/request.types.ts';
@@ -32,6 +35,7 @@ export class UploadResolver {
   constructor(
     private readonly requests: RequestService,
     private readonly defaultQuality: number,
+    private readonly logger: Logger,
   ) {}
 
   @Mutation(() => UploadCsvPayload, {
@@ -63,6 +67,11 @@ export class UploadResolver {
         file: stream,
         fileName: file.filename || null,
         ...resolved,
+      });
+      this.logger.info('request uploaded', {
+        requestId: request.id,
+        ownerId: request.ownerId,
+        images: request.totalImages,
       });
       return { request };
     } catch (error: unknown) {

@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+
 import { Field, InputType, Int } from 'type-graphql';
 
 import type { OutputFormat } from '../../domain/request.ts';

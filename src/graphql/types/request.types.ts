@@ -1,3 +1,5 @@
+import 'reflect-metadata';
+
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
 import type { ImageStatus, RequestStatus } from '../../domain/request.ts';
@@ -91,4 +93,16 @@ export class ProductConnection {
 @ObjectType()
 export class UploadCsvPayload {
   @Field(() => Request) request!: Request;
+}
+
+@ObjectType({ description: 'A change in a request, as `requestProgress` delivers it.' })
+export class RequestProgress {
+  @Field(() => ID) requestId!: string;
+  @Field(() => RequestStatusEnum) status!: RequestStatus;
+  @Field(() => Progress) progress!: Progress;
+  @Field(() => Image, {
+    nullable: true,
+    description: 'The image whose change caused this event; null for the first event.',
+  })
+  image!: Image | null;
 }

@@ -1,0 +1,44 @@
+import type { MemoryPeaks } from './measure.ts';
+import type { StepTotals } from './steps.ts';
+
+/** The two ways the processing scenario turns the photo set into JPEGs. */
+export type ProcessingMode = 'bare' | 'service';
+
+/** What the runner asks one processing child to do. */
+export interface ProcessingArgs {
+  mode: ProcessingMode;
+  /** Images processed. */
+  n: number;
+  /** Images in flight at once (the service's WORKER_CONCURRENCY). */
+  concurrency: number;
+  photoBaseUrl: string;
+  /** Tag put in every URL so no two runs fetch the same one. */
+  run: string;
+}
+
+/** What one processing child measured. */
+export interface ProcessingRun {
+  mode: ProcessingMode;
+  n: number;
+  concurrency: number;
+  /** Wall time of the measured window: the loop (bare) or upload to terminal status (service). */
+  seconds: number;
+  imagesPerSecond: number;
+  /** CPU time of the whole child (every thread) during the window, divided by n. */
+  cpuMsPerImage: number;
+  /** Peak RSS of the child over its whole life, startup included. */
+  peakRssMB: number;
+  /** RSS when the measured window began (after startup). */
+  rssBeforeMB: number;
+  memory: MemoryPeaks;
+  completed: number;
+  failed: number;
+  /** Output files found on disk afterwards. */
+  storedFiles: number;
+  /** Terminal status of the request (service) or `DONE` (bare). */
+  status: string;
+  /** libvips threads per image, as sharp reports it in the child. */
+  sharpConcurrency: number;
+  /** Wall time per named step, summed over images. */
+  steps: Record<string, StepTotals>;
+}

@@ -1,0 +1,58 @@
+/**
+ * Child process of the `processing` scenario: turns the photo set into JPEGs in one mode and
+ * prints what it measured. Started by `bench/run.ts`, one child per run, so that each run's peak
+ * RSS is its own: `node --import tsx bench/processing.ts '<ProcessingArgs as JSON>'`.
+ */
+import sharp from 'sharp';
+
+import { MemorySampler, peakRssMB, round, rssNowMB, startWindow } from './lib/measure.ts';
+import { prepareBare } from './lib/processing-bare.ts';
+import { prepareService } from './lib/processing-service.ts';
+import type { ProcessingArgs, ProcessingRun } from './lib/processing-types.ts';
+import { photoUrls } from './lib/photo-set.ts';
+import { childArgs, emitResult, intArg, stringArg } from './lib/protocol.ts';
+import { StepTimer } from './lib/steps.ts';
+
+function readArgs(): ProcessingArgs {
+  const args = childArgs();
+  const mode = stringArg(args, 'mode');
+  if (mode !== 'bare' && mode !== 'service') throw new Error(`Unknown mode ${mode}`);
+  return {
+    mode,
+    n: intArg(args, 'n'),
+    concurrency: intArg(args, 'concurrency'),
+    photoBaseUrl: stringArg(args, 'photoBaseUrl'),
+    run: stringArg(args, 'run'),
+  };
+}
+
+async function measure(args: ProcessingArgs): Promise<ProcessingRun> {
+  const urls = photoUrls(args.photoBaseUrl, args.n, args.run);
+  const steps = new StepTimer();
+  const prepare = args.mode === 'bare' ? prepareBare : prepareService;
+  const mode = await prepare(urls, args.concurrency, steps);
+
+  const rssBeforeMB = rssNowMB();
+  const sampler = new MemorySampler();
+  const end = startWindow();
+  await mode.run();
+  const window = end();
+  const memory = sampler.stop();
+
+  const outcome = await mode.finish();
+  return {
+    ...args,
+    ...outcome,
+    seconds: round(window.seconds, 2),
+    imagesPerSecond: round(args.n / window.seconds, 2),
+    cpuMsPerImage: round(window.cpuMs / args.n),
+    peakRssMB: peakRssMB(),
+    rssBeforeMB,
+    memory,
+    sharpConcurrency: sharp.concurrency(),
+    steps: steps.summary(),
+  };
+}
+
+emitResult(await measure(readArgs()));
+process.exit(0);
