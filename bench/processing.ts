@@ -5,7 +5,7 @@
  */
 import sharp from 'sharp';
 
-import { MemorySampler, peakRssMB, round, rssNowMB, startWindow } from './lib/measure.ts';
+import { measureWindow, peakRssMB, round } from './lib/measure.ts';
 import { prepareBare } from './lib/processing-bare.ts';
 import { prepareService } from './lib/processing-service.ts';
 import type { ProcessingArgs, ProcessingRun } from './lib/processing-types.ts';
@@ -32,23 +32,17 @@ async function measure(args: ProcessingArgs): Promise<ProcessingRun> {
   const prepare = args.mode === 'bare' ? prepareBare : prepareService;
   const mode = await prepare(urls, args.concurrency, steps);
 
-  const rssBeforeMB = rssNowMB();
-  const sampler = new MemorySampler();
-  const end = startWindow();
-  await mode.run();
-  const window = end();
-  const memory = sampler.stop();
+  const { report } = await measureWindow(() => mode.run());
 
   const outcome = await mode.finish();
   return {
     ...args,
     ...outcome,
-    seconds: round(window.seconds, 2),
-    imagesPerSecond: round(args.n / window.seconds, 2),
-    cpuMsPerImage: round(window.cpuMs / args.n),
-    peakRssMB: peakRssMB(),
-    rssBeforeMB,
-    memory,
+    seconds: round(report.seconds, 2),
+    imagesPerSecond: round(args.n / report.seconds, 2),
+    cpuMsPerImage: round(report.cpuMs / args.n),
+    peakRssMB: Math.max(report.startupPeakRssMB, peakRssMB()),
+    window: report,
     sharpConcurrency: sharp.concurrency(),
     steps: steps.summary(),
   };

@@ -8,12 +8,14 @@ import { parseCli } from './lib/cli.ts';
 import { benchIngestion } from './lib/ingestion-plan.ts';
 import { benchProcessing } from './lib/processing-plan.ts';
 import { machineInfo, writeResult } from './lib/results.ts';
+import { benchStartup } from './lib/startup-plan.ts';
 
 type Scenario = (options: BenchOptions, print: (line: string) => void) => Promise<object>;
 
 const SCENARIO_RUNNERS: Record<ScenarioName, Scenario> = {
   processing: benchProcessing,
   ingestion: benchIngestion,
+  startup: benchStartup,
 };
 
 function print(line: string): void {

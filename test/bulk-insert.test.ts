@@ -92,13 +92,16 @@ interface Opened {
 /** Stores the big upload through `RequestRepository.create` and counts what is read back. */
 function describeBulkInsert(open: () => Promise<Opened>): void {
   const counts: number[] = [];
-  let opened: Opened;
-  let prisma: PrismaClient;
+  let close = () => Promise.resolve();
   let stored: { products: number; images: number };
 
   beforeAll(async () => {
-    opened = await open();
-    prisma = new PrismaClient({ adapter: countingParameters(opened.factory, counts) });
+    const opened = await open();
+    const prisma = new PrismaClient({ adapter: countingParameters(opened.factory, counts) });
+    close = async () => {
+      await prisma.$disconnect();
+      await opened.close();
+    };
     const requestId = randomUUID();
 
     await new RequestRepository(prisma).create(
@@ -111,8 +114,7 @@ function describeBulkInsert(open: () => Promise<Opened>): void {
     };
   });
   afterAll(async () => {
-    await prisma.$disconnect();
-    await opened.close();
+    await close();
   });
 
   it('stores all 25,000 products and 75,000 images', () => {
@@ -155,18 +157,22 @@ describe.skipIf(skipPostgres)('a request of 25,000 products × 3 URLs stored on 
 });
 
 describe('a CSV whose rows are rejected', () => {
-  let pglite: PGlite;
   let prisma: PrismaClient;
+  let close = () => Promise.resolve();
 
   beforeAll(async () => {
-    pglite = new PGlite();
+    const pglite = new PGlite();
     const factory = new PGliteAdapterFactory(pglite);
-    await applyMigrations(factory);
     prisma = new PrismaClient({ adapter: factory });
+    close = async () => {
+      await prisma.$disconnect();
+      await pglite.close();
+    };
+
+    await applyMigrations(factory);
   });
   afterAll(async () => {
-    await prisma.$disconnect();
-    await pglite.close();
+    await close();
   });
 
   it('is refused with CSV_INVALID listing its 4 problems, and nothing is stored', async () => {

@@ -288,6 +288,7 @@ describe('a migration that fails half-way', () => {
 
 describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time zone', () => {
   let db: Database;
+  let closeDb = () => Promise.resolve();
   let requestId: string;
   let sessionTimeZone: string | undefined;
 
@@ -297,6 +298,7 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
     // A callback is passed so that this block does not hinge on the fault shown by the
     // "no onMigrated callback" tests above.
     db = await openDatabase({ url, pgliteDir: '', poolSize: 2, onMigrated: () => undefined });
+    closeDb = () => db.close();
 
     requestId = randomUUID();
     await new RequestRepository(db.prisma).create(
@@ -320,7 +322,7 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
     sessionTimeZone = session?.tz;
   });
   afterAll(async () => {
-    await db.close();
+    await closeDb();
   });
 
   it("reads a new request's createdAt back as the current instant", async () => {

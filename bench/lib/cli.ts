@@ -1,8 +1,11 @@
 import os from 'node:os';
 
 /** The scenarios `npm run bench` knows, in the order it runs them. */
-export const SCENARIOS = ['processing', 'ingestion'] as const;
+export const SCENARIOS = ['processing', 'ingestion', 'startup'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+
+/** What runs when no scenario is named; `startup` is a diagnostic run only on request. */
+const DEFAULT_SCENARIOS: readonly ScenarioName[] = ['processing', 'ingestion'];
 
 /** What the command line asked for. */
 export interface BenchOptions {
@@ -19,7 +22,7 @@ export interface BenchOptions {
   rows: number[];
 }
 
-export const USAGE = `usage: npm run bench -- [processing] [ingestion] [--quick] [--profile]
+export const USAGE = `usage: npm run bench -- [processing] [ingestion] [startup] [--quick] [--profile]
   [--concurrency=C] [--sizes=120,1200] [--rows=10000,100000]`;
 
 function isScenario(value: string): value is ScenarioName {
@@ -62,6 +65,6 @@ export function parseCli(argv: readonly string[]): BenchOptions {
     }
   }
 
-  if (options.scenarios.length === 0) options.scenarios = [...SCENARIOS];
+  if (options.scenarios.length === 0) options.scenarios = [...DEFAULT_SCENARIOS];
   return options;
 }

@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 const MB = 1024 * 1024;
@@ -24,6 +25,23 @@ export function startWindow(): () => WindowTotals {
 /** This process's peak resident set so far, in MB (`resourceUsage().maxRSS` is in KB). */
 export function peakRssMB(): number {
   return round(process.resourceUsage().maxRSS / 1024);
+}
+
+/**
+ * Resets this process's peak RSS to its current RSS (Linux: `5` into `/proc/self/clear_refs`),
+ * so a later {@link peakRssMB} is the peak of what ran since. Read the peak first if the
+ * lifetime peak is wanted too.
+ *
+ * @returns false where the kernel does not allow it; the peak then still counts from start
+ */
+export function resetPeakRss(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch (error: unknown) {
+    if (error instanceof Error && 'code' in error) return false;
+    throw error;
+  }
 }
 
 /** This process's resident set now, in MB. */
@@ -73,4 +91,46 @@ export class MemorySampler {
 export function round(value: number, decimals = 1): number {
   const factor = 10 ** decimals;
   return Math.round(value * factor) / factor;
+}
+
+/** What {@link measureWindow} saw. Memory in MB, CPU in ms (every thread of the process). */
+export interface WindowReport {
+  seconds: number;
+  cpuMs: number;
+  /** Peak RSS from process start to the window (startup: modules, database, server). */
+  startupPeakRssMB: number;
+  rssBeforeMB: number;
+  /** Peak RSS inside the window alone, when the peak could be reset (else since start). */
+  windowPeakRssMB: number;
+  peakResetWorked: boolean;
+  memory: MemoryPeaks;
+}
+
+/** Runs `work` as the measured window: wall and CPU time, RSS peaks before and during it. */
+export async function measureWindow<T>(
+  work: () => Promise<T>,
+): Promise<{ value: T; report: WindowReport }> {
+  const startupPeakRssMB = peakRssMB();
+  const rssBeforeMB = rssNowMB();
+  const peakResetWorked = resetPeakRss();
+  const sampler = new MemorySampler();
+
+  const end = startWindow();
+  const value = await work();
+  const { seconds, cpuMs } = end();
+
+  const memory = sampler.stop();
+  const windowPeakRssMB = peakRssMB();
+  return {
+    value,
+    report: {
+      seconds,
+      cpuMs,
+      startupPeakRssMB,
+      rssBeforeMB,
+      windowPeakRssMB,
+      peakResetWorked,
+      memory,
+    },
+  };
 }

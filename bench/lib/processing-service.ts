@@ -40,9 +40,7 @@ export async function prepareService(
 
   return {
     run: async () => {
-      const answer = await steps.time('upload', () =>
-        sendUpload(service.url, service.token, form),
-      );
+      const answer = await steps.time('upload', () => sendUpload(service.url, service.token, form));
       if (!answer.requestId) {
         throw new Error(`The upload was refused (HTTP ${answer.httpStatus}): ${answer.errors}`);
       }

@@ -1,4 +1,4 @@
-import type { MemoryPeaks } from './measure.ts';
+import type { WindowReport } from './measure.ts';
 import type { StepTotals } from './steps.ts';
 
 /** The two ways the processing scenario turns the photo set into JPEGs. */
@@ -28,9 +28,8 @@ export interface ProcessingRun {
   cpuMsPerImage: number;
   /** Peak RSS of the child over its whole life, startup included. */
   peakRssMB: number;
-  /** RSS when the measured window began (after startup). */
-  rssBeforeMB: number;
-  memory: MemoryPeaks;
+  /** Peak RSS, CPU and memory details of the measured window alone. */
+  window: WindowReport;
   completed: number;
   failed: number;
   /** Output files found on disk afterwards. */

@@ -23,7 +23,7 @@ export function childArgs(): Record<string, unknown> {
 export function intArg(args: Record<string, unknown>, name: string, fallback?: number): number {
   const value = args[name] ?? fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new Error(`Argument ${name} must be a whole number, got ${String(value)}`);
+    throw new Error(`Argument ${name} must be a whole number, got ${JSON.stringify(value)}`);
   }
   return value;
 }

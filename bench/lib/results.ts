@@ -26,8 +26,9 @@ export interface MachineInfo {
 function git(args: string[]): string {
   try {
     return execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim();
-  } catch {
-    return 'unknown';
+  } catch (error: unknown) {
+    // A checkout without git still benches; the figures just lose their commit.
+    return `unknown (${error instanceof Error ? error.message.split('\n')[0] : 'git failed'})`;
   }
 }
 

@@ -13,6 +13,8 @@ const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 export interface ChildOptions {
   /** Writes a V8 CPU profile of the child's main thread into this folder. */
   cpuProfileDir?: string;
+  /** Further options for the child's `node`, e.g. `--expose-gc`. */
+  nodeArgs?: string[];
 }
 
 /**
@@ -21,13 +23,18 @@ export interface ChildOptions {
  *
  * @throws Error when the child fails, prints no result, or outlives CHILD_TIMEOUT_MS
  */
-export function runChild<T>(scenario: string, args: object, options: ChildOptions = {}): Promise<T> {
+export function runChild<T>(
+  scenario: string,
+  args: object,
+  options: ChildOptions = {},
+): Promise<T> {
   const profile = options.cpuProfileDir
     ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
     : [];
+  const nodeArgs = [...profile, ...(options.nodeArgs ?? []), '--import', 'tsx'];
   const child = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', path.join('bench', `${scenario}.ts`), JSON.stringify(args)],
+    [...nodeArgs, path.join('bench', `${scenario}.ts`), JSON.stringify(args)],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
 

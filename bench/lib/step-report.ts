@@ -32,7 +32,10 @@ export function stepBreakdown(run: ProcessingRun): Record<string, number> {
   const db = ['db.claim', 'db.markProcessing', 'db.findRequest', 'db.finishImage'];
   return {
     job: round(job, 2),
-    db: round(db.reduce((a, s) => a + perImage(run, s), 0), 2),
+    db: round(
+      db.reduce((a, s) => a + perImage(run, s), 0),
+      2,
+    ),
     ...Object.fromEntries(INSIDE_JOB.map((s, i) => [s, round(inside[i] ?? 0, 2)])),
     downloadAndTransform: round(job - inside.reduce((a, b) => a + b, 0), 2),
     upload: round(perImage(run, 'upload'), 2),

@@ -47,7 +47,11 @@ export function uploadForm(csv: string): FormData {
 }
 
 /** Sends `form` to the service's GraphQL endpoint and reads the whole answer. */
-export async function sendUpload(url: string, token: string, form: FormData): Promise<UploadAnswer> {
+export async function sendUpload(
+  url: string,
+  token: string,
+  form: FormData,
+): Promise<UploadAnswer> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'apollo-require-preflight': 'true', authorization: `Bearer ${token}` },

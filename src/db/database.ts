@@ -42,7 +42,8 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
   const pglite = await PGlite.create({ dataDir: options.pgliteDir });
   const factory = new PGliteAdapterFactory(pglite);
 
-  options.onMigrated?.(await applyMigrations(factory));
+  const applied = await applyMigrations(factory);
+  options.onMigrated?.(applied);
 
   const prisma = new PrismaClient({ adapter: factory });
   return {
@@ -67,6 +68,9 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     max: options.poolSize,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
+    // adapter-pg writes and reads timestamps as if the session were in UTC; pin it so, whatever
+    // the server's own time zone.
+    options: '-c TimeZone=UTC',
   });
   // An idle client that loses its server emits here; the pool replaces it on next use.
   pool.on('error', () => undefined);
@@ -93,7 +97,8 @@ async function migratePostgres(url: string, options: DatabaseOptions): Promise<v
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
     try {
-      options.onMigrated?.(await applyMigrations(pgAdapterFactory(pool)));
+      const applied = await applyMigrations(pgAdapterFactory(pool));
+      options.onMigrated?.(applied);
       return;
     } catch (error: unknown) {
       const lockBusy = (error as { code?: string }).code === 'P1002';

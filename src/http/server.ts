@@ -19,6 +19,7 @@ import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
 import { requestContext } from './request-context.ts';
+import { restRoutes } from './rest/rest.routes.ts';
 import { attachSubscriptionServer } from './subscriptions.ts';
 
 /**
@@ -97,6 +98,7 @@ export class HttpServer {
     });
     await this.apollo.start();
 
+    this.express.use(restRoutes(app, verifyToken, this.publicUrl));
     this.express.use(
       '/files',
       express.static(config.storage.filesDir, {

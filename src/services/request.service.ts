@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
-import type { CsvLimits } from '../csv/csv.validator.ts';
+import type { CsvLimits, ParsedProduct } from '../csv/csv.validator.ts';
 import { parseProductCsv } from '../csv/csv.validator.ts';
 import type { ProcessingOptions, ProductWithImages, RequestRecord } from '../domain/request.ts';
 import type { Viewer } from '../domain/viewer.ts';
@@ -38,7 +38,17 @@ export class RequestService {
    * @throws ServiceError `CSV_INVALID` listing every problem, or the upload stream's error
    */
   async upload(viewer: Viewer, input: UploadInput): Promise<RequestRecord> {
-    const parsed = await parseProductCsv(input.file, this.csvLimits);
+    const products = await this.parse(input.file);
+    return this.create(viewer, products, input);
+  }
+
+  /**
+   * Reads and checks a CSV as it streams in.
+   *
+   * @throws ServiceError `CSV_INVALID` listing every problem, or the stream's own error
+   */
+  async parse(file: Readable): Promise<ParsedProduct[]> {
+    const parsed = await parseProductCsv(file, this.csvLimits);
     if (!parsed.ok) {
       throw new ServiceError(
         'CSV_INVALID',
@@ -46,8 +56,16 @@ export class RequestService {
         parsed.problems,
       );
     }
+    return parsed.products;
+  }
 
-    const products: NewProduct[] = parsed.products.map((p, position) => ({
+  /** Stores checked products as a PENDING request and queues its images. */
+  async create(
+    viewer: Viewer,
+    parsed: ParsedProduct[],
+    meta: Omit<UploadInput, 'file'>,
+  ): Promise<RequestRecord> {
+    const products: NewProduct[] = parsed.map((p, position) => ({
       id: randomUUID(),
       serialNumber: p.serialNumber,
       name: p.name,
@@ -58,9 +76,9 @@ export class RequestService {
       {
         id: randomUUID(),
         ownerId: viewer.subject,
-        fileName: input.fileName,
-        webhookUrl: input.webhookUrl,
-        options: input.options,
+        fileName: meta.fileName,
+        webhookUrl: meta.webhookUrl,
+        options: meta.options,
       },
       products,
     );

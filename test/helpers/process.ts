@@ -103,7 +103,9 @@ function wrap(child: ChildProcess, label: string): ChildHandle {
       const timer = setTimeout(() => {
         cleanup();
         reject(
-          new Error(`${label}: ${what} within ${timeoutMs} ms${describeOutput(lines.stdout, lines.stderr)}`),
+          new Error(
+            `${label}: ${what} within ${timeoutMs} ms${describeOutput(lines.stdout, lines.stderr)}`,
+          ),
         );
       }, timeoutMs);
       const cleanup = () => {
@@ -211,14 +213,16 @@ export async function cleanUpProcesses(): Promise<void> {
   tempDirs.clear();
 }
 
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** The lines of `lines` that parse as JSON objects, parsed. */
 export function jsonLines(lines: readonly string[]): Record<string, unknown>[] {
   return lines.flatMap((line) => {
     try {
       const value: unknown = JSON.parse(line);
-      return typeof value === 'object' && value !== null && !Array.isArray(value)
-        ? [value as Record<string, unknown>]
-        : [];
+      return isRecord(value) ? [value] : [];
     } catch {
       return [];
     }

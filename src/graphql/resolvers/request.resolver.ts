@@ -5,6 +5,7 @@ import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-gr
 import type { Progress as ProgressValue } from '../../domain/request.ts';
 import { isTerminal, progressOf } from '../../domain/request.ts';
 import type { RequestService } from '../../services/request.service.ts';
+import { isUuid } from '../../services/request.service.ts';
 import type { ObjectStorage } from '../../storage/storage.ts';
 import type { GraphQLContext } from '../context.ts';
 import { decodeCursor, encodeCursor, pageSize } from '../cursors.ts';
@@ -19,6 +20,7 @@ const isRequestCursor = (v: unknown): v is RequestCursor =>
   v !== null &&
   typeof (v as RequestCursor).c === 'string' &&
   typeof (v as RequestCursor).i === 'string' &&
+  isUuid((v as RequestCursor).i) &&
   !Number.isNaN(Date.parse((v as RequestCursor).c));
 const isPosition = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 

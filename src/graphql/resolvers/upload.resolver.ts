@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 
+import type { Readable } from 'node:stream';
+
 import { GraphQLUpload } from 'graphql-upload-ts';
 import type { FileUpload } from 'graphql-upload-ts';
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 
 import { ServiceError } from '../../errors.ts';
-import type { ProcessingOptions } from '../../domain/request.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
 import type { RequestService } from '../../services/request.service.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -49,25 +50,21 @@ export class UploadResolver {
     @Arg('options', () => ProcessingOptionsInput, { nullable: true })
     options?: ProcessingOptionsInput | null,
   ): Promise<UploadCsvPayload> {
-    let resolved: { webhookUrl: string | null; options: ProcessingOptions };
-    let file: FileUpload;
+    let stream: Readable | undefined;
     try {
-      file = await upload;
-      resolved = {
+      const meta = {
         webhookUrl: validateWebhookUrl(webhookUrl),
         options: resolveProcessingOptions(options, this.defaultQuality),
       };
-    } catch (error: unknown) {
-      throw uploadError(error);
-    }
-
-    const stream = file.createReadStream();
-    try {
+      const file = await upload;
+      // Throws at once when the upload already broke (over the size limit, cut off).
+      stream = file.createReadStream();
       const request = await this.requests.upload(viewer, {
         file: stream,
         fileName: file.filename || null,
-        ...resolved,
+        ...meta,
       });
+
       this.logger.info('request uploaded', {
         requestId: request.id,
         ownerId: request.ownerId,
@@ -77,7 +74,7 @@ export class UploadResolver {
     } catch (error: unknown) {
       throw uploadError(error);
     } finally {
-      stream.destroy();
+      stream?.destroy();
     }
   }
 }

@@ -1,0 +1,229 @@
+/**
+ * The OpenAPI 3.1 description of the REST routes, served at `/api/openapi.json`. Tests validate
+ * real responses against these schemas, so the document cannot drift from the code.
+ */
+
+const errorBody = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: {
+          type: 'string',
+          enum: [
+            'UNAUTHENTICATED',
+            'NOT_FOUND',
+            'BAD_USER_INPUT',
+            'CSV_INVALID',
+            'RATE_LIMITED',
+            'PAYLOAD_TOO_LARGE',
+            'CONFLICT',
+            'INTERNAL_SERVER_ERROR',
+          ],
+        },
+        message: { type: 'string' },
+        problems: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['line', 'column', 'message'],
+            properties: {
+              line: { type: 'integer' },
+              column: { type: ['string', 'null'] },
+              message: { type: 'string' },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
+const statusEnum = [
+  'PENDING',
+  'PROCESSING',
+  'COMPLETED',
+  'COMPLETED_WITH_ERRORS',
+  'FAILED',
+  'CANCELLED',
+];
+const nullableUrl = { type: ['string', 'null'], format: 'uri' };
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+export function openApiDocument(serverUrl: string) {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'image-pipeline REST API',
+      version: '1',
+      description:
+        'Upload a product CSV, follow its processing, download the output CSV. GraphQL at /graphql offers the same and more.',
+    },
+    servers: [{ url: serverUrl }],
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/upload': {
+        post: {
+          summary: 'Upload a product CSV',
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['file'],
+                  properties: {
+                    file: { type: 'string', contentMediaType: 'text/csv' },
+                    webhookUrl: { type: 'string', format: 'uri' },
+                    quality: { type: 'integer', minimum: 1, maximum: 100 },
+                    format: { type: 'string', enum: ['ORIGINAL', 'JPEG', 'WEBP', 'AVIF', 'PNG'] },
+                    maxWidth: { type: 'integer', minimum: 1 },
+                    maxHeight: { type: 'integer', minimum: 1 },
+                    keepMetadata: { type: 'boolean' },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '202': {
+              description: 'Stored; processing has been queued.',
+              headers: { Location: { schema: { type: 'string' }, description: 'The status URL.' } },
+              content: {
+                'application/json': { schema: { $ref: '#/components/schemas/UploadAccepted' } },
+              },
+            },
+            '400': errorResponse(
+              'The CSV or a field is invalid (CSV_INVALID lists every problem).',
+            ),
+            '401': errorResponse('No valid bearer token.'),
+            '413': errorResponse('The file is larger than MAX_CSV_BYTES.'),
+            '429': errorResponse('Too many requests.'),
+          },
+        },
+      },
+      '/api/status/{requestId}': {
+        get: {
+          summary: "A request's status, progress and every product's images",
+          parameters: [
+            { name: 'requestId', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': {
+              description: 'The request.',
+              content: {
+                'application/json': { schema: { $ref: '#/components/schemas/RequestStatus' } },
+              },
+            },
+            '401': errorResponse('No valid bearer token.'),
+            '404': errorResponse('No such request, or not yours.'),
+          },
+        },
+      },
+      '/api/requests/{requestId}/output.csv': {
+        get: {
+          summary: 'The output CSV of an ended request',
+          parameters: [
+            { name: 'requestId', in: 'path', required: true, schema: { type: 'string' } },
+          ],
+          responses: {
+            '200': {
+              description: 'The CSV.',
+              content: { 'text/csv': { schema: { type: 'string' } } },
+            },
+            '401': errorResponse('No valid bearer token.'),
+            '404': errorResponse('No such request, or not yours.'),
+            '409': {
+              ...errorResponse('The request has not ended yet.'),
+              headers: { 'Retry-After': { schema: { type: 'integer' } } },
+            },
+          },
+        },
+      },
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      schemas: {
+        Error: errorBody,
+        UploadAccepted: {
+          type: 'object',
+          required: ['requestId', 'status', 'statusUrl'],
+          properties: {
+            requestId: { type: 'string', format: 'uuid' },
+            status: { enum: statusEnum },
+            statusUrl: { type: 'string', format: 'uri' },
+          },
+        },
+        Progress: {
+          type: 'object',
+          required: ['total', 'completed', 'failed', 'pending', 'percent'],
+          properties: {
+            total: { type: 'integer' },
+            completed: { type: 'integer' },
+            failed: { type: 'integer' },
+            pending: { type: 'integer' },
+            percent: { type: 'number', minimum: 0, maximum: 100 },
+          },
+        },
+        RequestStatus: {
+          type: 'object',
+          required: [
+            'requestId',
+            'status',
+            'progress',
+            'createdAt',
+            'completedAt',
+            'outputCsvUrl',
+            'products',
+          ],
+          properties: {
+            requestId: { type: 'string', format: 'uuid' },
+            status: { enum: statusEnum },
+            progress: { $ref: '#/components/schemas/Progress' },
+            createdAt: { type: 'string', format: 'date-time' },
+            completedAt: { type: ['string', 'null'], format: 'date-time' },
+            outputCsvUrl: nullableUrl,
+            products: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['serialNumber', 'name', 'inputImageUrls', 'outputImageUrls', 'images'],
+                properties: {
+                  serialNumber: { type: 'integer' },
+                  name: { type: 'string' },
+                  inputImageUrls: { type: 'array', items: { type: 'string' } },
+                  outputImageUrls: {
+                    type: 'array',
+                    items: nullableUrl,
+                    description:
+                      'Same order as inputImageUrls; null where an image failed or is not done.',
+                  },
+                  images: {
+                    type: 'array',
+                    items: {
+                      type: 'object',
+                      required: ['inputUrl', 'outputUrl', 'status', 'error'],
+                      properties: {
+                        inputUrl: { type: 'string' },
+                        outputUrl: nullableUrl,
+                        status: { enum: ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED'] },
+                        error: { type: ['string', 'null'] },
+                      },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}

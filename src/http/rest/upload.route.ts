@@ -1,0 +1,184 @@
+import type { Readable } from 'node:stream';
+
+import busboy from 'busboy';
+import type { Request, RequestHandler } from 'express';
+
+import type { OutputFormat } from '../../domain/request.ts';
+import { ServiceError } from '../../errors.ts';
+import type { ParsedProduct } from '../../csv/csv.validator.ts';
+import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
+import type { ProcessingOptionsRequest } from '../../services/processing-options.ts';
+import type { RequestService } from '../../services/request.service.ts';
+import { viewerOf } from './auth.middleware.ts';
+
+export interface UploadRouteOptions {
+  requests: RequestService;
+  maxCsvBytes: number;
+  defaultQuality: number;
+  /** Absolute URL of `/api/status/:id` for a request id. */
+  statusUrl: (requestId: string) => string;
+}
+
+const CSV_TYPES = new Set([
+  'text/csv',
+  'application/csv',
+  'text/plain',
+  'application/vnd.ms-excel',
+]);
+
+function isCsv(mimeType: string, fileName: string): boolean {
+  return (
+    CSV_TYPES.has(mimeType.toLowerCase()) ||
+    (mimeType === 'application/octet-stream' && /\.csv$/i.test(fileName))
+  );
+}
+
+const badInput = (message: string) => new ServiceError('BAD_USER_INPUT', message);
+
+/** The parts of one multipart upload: the CSV, read and checked as it arrives, and the fields. */
+interface ParsedUpload {
+  products: ParsedProduct[];
+  fileName: string | null;
+  fields: Record<string, string>;
+}
+
+/**
+ * Reads a multipart body as a stream: the `file` part goes straight into the CSV parser, so no
+ * temporary file is written and an oversized file is refused as soon as it passes the limit.
+ */
+function readUpload(
+  req: Request,
+  requests: RequestService,
+  maxCsvBytes: number,
+): Promise<ParsedUpload> {
+  return new Promise((resolve, reject) => {
+    const fields: Record<string, string> = {};
+    let parsing: Promise<ParsedProduct[]> | undefined;
+    let fileName: string | null = null;
+    let failed = false;
+
+    const fail = (error: Error) => {
+      if (failed) return;
+      failed = true;
+      req.unpipe(form);
+      req.resume();
+      reject(error);
+    };
+
+    let form: busboy.Busboy;
+    try {
+      form = busboy({
+        headers: req.headers,
+        limits: { files: 1, fileSize: maxCsvBytes, fields: 20, fieldSize: 8192, parts: 24 },
+      });
+    } catch {
+      reject(
+        badInput('Send the CSV as multipart/form-data with the file in a field named "file".'),
+      );
+      return;
+    }
+
+    form.on('file', (name: string, stream: Readable, info: busboy.FileInfo) => {
+      if (name !== 'file') {
+        stream.resume();
+        fail(badInput(`Unexpected file field "${name}"; send the CSV in a field named "file".`));
+        return;
+      }
+      if (!isCsv(info.mimeType, info.filename ?? '')) {
+        stream.resume();
+        fail(badInput(`The file must be a CSV (text/csv), not ${info.mimeType}.`));
+        return;
+      }
+      fileName = info.filename ?? null;
+      stream.on('limit', () => {
+        const error = new ServiceError(
+          'PAYLOAD_TOO_LARGE',
+          `The file is larger than the ${maxCsvBytes} byte limit.`,
+        );
+        stream.destroy(error);
+        fail(error);
+      });
+      parsing = requests.parse(stream);
+      parsing.catch((error: unknown) => {
+        fail(error instanceof Error ? error : new Error(String(error)));
+      });
+    });
+    form.on('field', (name: string, value: string) => {
+      fields[name] = value;
+    });
+    const limits: Record<string, string> = {
+      filesLimit: 'Send exactly one file.',
+      partsLimit: 'The form has too many parts.',
+      fieldsLimit: 'The form has too many fields.',
+      error: 'The upload was incomplete or malformed; send the file again.',
+    };
+    for (const [event, message] of Object.entries(limits)) {
+      form.on(event, () => {
+        fail(badInput(message));
+      });
+    }
+    form.on('close', () => {
+      if (!parsing) {
+        fail(badInput('No file was sent; put the CSV in a field named "file".'));
+        return;
+      }
+      parsing.then(
+        (products) => {
+          if (!failed) resolve({ products, fileName, fields });
+        },
+        () => undefined,
+      );
+    });
+    req.on('aborted', () => {
+      fail(badInput('The upload was cut off.'));
+    });
+    req.pipe(form);
+  });
+}
+
+function numberField(fields: Record<string, string>, name: string): number | null {
+  const value = fields[name];
+  if (value === undefined || value.trim() === '') return null;
+  if (!/^-?\d+$/.test(value.trim())) throw badInput(`${name} must be a whole number.`);
+  return Number(value);
+}
+
+function optionsFrom(fields: Record<string, string>): ProcessingOptionsRequest {
+  const keep = fields.keepMetadata?.trim().toLowerCase();
+  if (keep !== undefined && keep !== '' && keep !== 'true' && keep !== 'false') {
+    throw badInput('keepMetadata must be true or false.');
+  }
+  const format = fields.format?.trim().toUpperCase();
+  if (format && !['ORIGINAL', 'JPEG', 'WEBP', 'AVIF', 'PNG'].includes(format)) {
+    throw badInput('format must be one of ORIGINAL, JPEG, WEBP, AVIF, PNG.');
+  }
+  return {
+    quality: numberField(fields, 'quality'),
+    maxWidth: numberField(fields, 'maxWidth'),
+    maxHeight: numberField(fields, 'maxHeight'),
+    format: (format || null) as OutputFormat | null,
+    keepMetadata: keep ? keep === 'true' : null,
+  };
+}
+
+/** `POST /api/upload`: 202 with the new request's id and where to read its status. */
+export function uploadRoute(options: UploadRouteOptions): RequestHandler {
+  return async (req, res) => {
+    if (!req.is('multipart/form-data')) {
+      throw badInput('Send the CSV as multipart/form-data with the file in a field named "file".');
+    }
+    const upload = await readUpload(req, options.requests, options.maxCsvBytes);
+    const meta = {
+      fileName: upload.fileName,
+      webhookUrl: validateWebhookUrl(upload.fields.webhookUrl),
+      options: resolveProcessingOptions(optionsFrom(upload.fields), options.defaultQuality),
+    };
+
+    const request = await options.requests.create(viewerOf(res), upload.products, meta);
+    const statusUrl = options.statusUrl(request.id);
+    res
+      .status(202)
+      .location(statusUrl)
+      .json({ requestId: request.id, status: request.status, statusUrl });
+  };
+}
