@@ -9,6 +9,7 @@ import { finished } from 'node:stream/promises';
 import { parse } from 'csv-parse';
 
 import type { IngestionArgs, IngestionRun } from './lib/ingestion-types.ts';
+import { withCpuProfile } from './lib/inspector-profile.ts';
 import { measureWindow, peakRssMB, round, startWindow } from './lib/measure.ts';
 import { childArgs, emitResult, intArg } from './lib/protocol.ts';
 import type { BenchService } from './lib/service-harness.ts';
@@ -58,7 +59,7 @@ async function measure(args: IngestionArgs): Promise<IngestionRun> {
   const form = uploadForm(csv);
 
   const { value: answer, report } = await measureWindow(() =>
-    sendUpload(service.url, service.token, form),
+    withCpuProfile(args.profileFile, () => sendUpload(service.url, service.token, form)),
   );
 
   const counts = await storedCounts(service, answer.requestId);

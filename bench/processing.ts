@@ -5,34 +5,38 @@
  */
 import sharp from 'sharp';
 
+import { withCpuProfile } from './lib/inspector-profile.ts';
 import { measureWindow, peakRssMB, round } from './lib/measure.ts';
 import { prepareBare } from './lib/processing-bare.ts';
+import { preparePipeline } from './lib/processing-pipeline.ts';
 import { prepareService } from './lib/processing-service.ts';
-import type { ProcessingArgs, ProcessingRun } from './lib/processing-types.ts';
+import type { ProcessingArgs, ProcessingMode, ProcessingRun } from './lib/processing-types.ts';
 import { photoUrls } from './lib/photo-set.ts';
 import { childArgs, emitResult, intArg, stringArg } from './lib/protocol.ts';
 import { StepTimer } from './lib/steps.ts';
 
+const PREPARE = { bare: prepareBare, pipeline: preparePipeline, service: prepareService };
+
 function readArgs(): ProcessingArgs {
   const args = childArgs();
   const mode = stringArg(args, 'mode');
-  if (mode !== 'bare' && mode !== 'service') throw new Error(`Unknown mode ${mode}`);
+  if (!(mode in PREPARE)) throw new Error(`Unknown mode ${mode}`);
   return {
-    mode,
+    mode: mode as ProcessingMode,
     n: intArg(args, 'n'),
     concurrency: intArg(args, 'concurrency'),
     photoBaseUrl: stringArg(args, 'photoBaseUrl'),
     run: stringArg(args, 'run'),
+    profileFile: typeof args.profileFile === 'string' ? args.profileFile : undefined,
   };
 }
 
 async function measure(args: ProcessingArgs): Promise<ProcessingRun> {
   const urls = photoUrls(args.photoBaseUrl, args.n, args.run);
   const steps = new StepTimer();
-  const prepare = args.mode === 'bare' ? prepareBare : prepareService;
-  const mode = await prepare(urls, args.concurrency, steps);
+  const mode = await PREPARE[args.mode](urls, args.concurrency, steps);
 
-  const { report } = await measureWindow(() => mode.run());
+  const { report } = await measureWindow(() => withCpuProfile(args.profileFile, () => mode.run()));
 
   const outcome = await mode.finish();
   return {

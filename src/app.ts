@@ -14,6 +14,9 @@ import { ImageRepository } from './repositories/image.repository.ts';
 import { RequestRepository } from './repositories/request.repository.ts';
 import { ProgressService } from './services/progress.service.ts';
 import { RequestService } from './services/request.service.ts';
+import { WebhookService } from './services/webhook.service.ts';
+import { WebhookRepository } from './repositories/webhook.repository.ts';
+import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
 
@@ -27,6 +30,8 @@ export interface App {
   events: EventBus;
   requestService: RequestService;
   progressService: ProgressService;
+  webhookService: WebhookService;
+  deliveryWorker: DeliveryWorker;
   processor: ImageProcessor;
   finalizer: RequestFinalizer;
   repositories: { requests: RequestRepository; images: ImageRepository };
@@ -53,7 +58,11 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
 
   const requests = new RequestRepository(db.prisma);
   const images = new ImageRepository(db.prisma);
-  const finalizer = new RequestFinalizer(requests, storage, events, logger);
+  const webhooks = new WebhookRepository(db.prisma);
+  const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger);
+  const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
+    deliveryWorker.poke();
+  });
   const processor = new ImageProcessor({
     images,
     requests,
@@ -81,6 +90,8 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     events,
     requestService,
     progressService: new ProgressService(requestService, events),
+    webhookService: new WebhookService(webhooks, requestService),
+    deliveryWorker,
     processor,
     finalizer,
     repositories: { requests, images },
@@ -94,6 +105,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
 export async function startWorker(app: App): Promise<void> {
   configureSharp(app.config.processing.concurrency);
   app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
+  app.deliveryWorker.start();
 
   for (const request of await app.repositories.requests.listUnfinished()) {
     const imageIds = await app.repositories.images.listUnfinishedIds(request.id);
@@ -109,6 +121,7 @@ export async function startWorker(app: App): Promise<void> {
 /** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
 export async function closeApp(app: App, graceMs: number): Promise<void> {
   await app.queue.close(graceMs);
+  await app.deliveryWorker.stop();
   await app.events.close();
   await app.storage.close();
   await app.db.close();

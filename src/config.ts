@@ -69,6 +69,14 @@ const envSchema = z.object({
   FETCH_TIMEOUT_MS: int(100).default(30_000),
   FETCH_MAX_REDIRECTS: int(0, 20).default(3),
   SHUTDOWN_GRACE_MS: int(0).default(25_000),
+  WEBHOOK_TIMEOUT_MS: int(100).default(10_000),
+  WEBHOOK_RETRY_DELAYS_MS: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, { error: 'expected whole numbers of milliseconds separated by commas' })
+    .default('5000,300000,1800000,7200000,18000000,36000000,36000000,36000000,36000000')
+    .transform((v) => v.split(',').map(Number)),
+  WEBHOOK_POLL_MS: int(10).default(1_000),
+  WEBHOOK_CONCURRENCY: int(1, 100).default(4),
   WS_KEEPALIVE_MS: int(100).default(12_000),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(64 * 1024),
 });
@@ -163,6 +171,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    webhooks: Object.freeze({
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      retryDelaysMs: Object.freeze(e.WEBHOOK_RETRY_DELAYS_MS),
+      pollMs: e.WEBHOOK_POLL_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      allowPrivateNetwork: e.ALLOW_PRIVATE_NETWORK,
+    }),
     websocket: Object.freeze({
       keepAliveMs: e.WS_KEEPALIVE_MS,
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,

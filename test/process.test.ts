@@ -33,6 +33,7 @@ import type { GraphQLResponse } from './helpers/service.ts';
 const JWT_SECRET = 'process-test-secret-long-enough-for-hs256-0123456789';
 const REQUESTS_QUERY = '{ requests { edges { cursor } } }';
 const BARE_JWT = /^(eyJ[\w-]+\.[\w-]+\.[\w-]*)$/;
+/** Per-test timeout where a test starts service processes. */
 const SPAWNS = 60_000;
 
 async function postGraphQL<T>(
@@ -172,12 +173,16 @@ describe('in production with JWT_SECRET set and LOG_FORMAT unset', () => {
   });
   afterAll(cleanUpProcesses);
 
-  it('answers /healthz with 200 and /readyz with 200 and every check ok', async () => {
+  it('answers /healthz with 200', async () => {
     const healthz = await fetch(`${service.url}/healthz`);
+
+    expect(healthz.status).toBe(200);
+  });
+
+  it('answers /readyz with 200 and every check ok, database, queue and storage among them', async () => {
     const readyz = await fetch(`${service.url}/readyz`);
     const { checks } = (await readyz.json()) as { checks: Record<string, string> };
 
-    expect(healthz.status).toBe(200);
     expect(readyz.status).toBe(200);
     expect(Object.entries(checks).filter(([, state]) => state !== 'ok')).toEqual([]);
     expect(Object.keys(checks)).toEqual(expect.arrayContaining(['database', 'queue', 'storage']));
@@ -239,11 +244,9 @@ describe('without JWT_SECRET', () => {
   it('signs with `npm run token -- alice --admin` an admin token the service accepts', async () => {
     if (!second) throw new Error('the restarted service is not running');
 
-    const cli = spawnNode(['--import', 'tsx', 'src/cli/token.ts', 'alice', '--admin'], {
-      DATA_DIR: dataDir,
-    });
+    const cli = spawnNpm(['run', 'token', '--', 'alice', '--admin'], { DATA_DIR: dataDir });
+    const [, token = ''] = await cli.waitForLine(BARE_JWT);
     const exit = await cli.waitForExit();
-    const token = cli.stdout[0] ?? '';
     const res = await postGraphQL(second.url, REQUESTS_QUERY, {}, token);
 
     expect(exit.code).toBe(0);
@@ -317,19 +320,20 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
     `/crash/${i + 1}-a.jpg`,
     `/crash/${i + 1}-b.jpg`,
   ]);
-  let images: ImageServer;
+  let images: ImageServer | undefined;
   let dataDir: string;
   let requestId: string;
   let result: RequestWithProductsQuery['request'];
 
   beforeAll(async () => {
+    const server = await startImageServer();
+    images = server;
     const jpeg = await readFile(path.join(IMAGES_DIR, 'photo-landscape-0.3mp.jpg'));
     const held = deferred();
     const inFlight = deferred();
     let requests = 0;
-    images = await startImageServer();
     for (const pathname of paths.flat()) {
-      images.route(pathname, (_req, res) => {
+      server.route(pathname, (_req, res) => {
         requests += 1;
         if (requests === ANSWERED_BEFORE_CRASH + 2) inFlight.resolve();
         const answer = requests <= ANSWERED_BEFORE_CRASH ? Promise.resolve() : held.promise;
@@ -339,22 +343,23 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
         });
       });
     }
-    dataDir = await makeTempDir();
     const rows = paths.map((urls, i) => ({
       name: `Lamp ${i + 1}`,
-      urls: urls.map((p) => images.url + p),
+      urls: urls.map((p) => server.url + p),
     }));
+    dataDir = await makeTempDir();
 
     const first = await startServiceProcess({ ...env, DATA_DIR: dataDir });
     const upload = await uploadCsv(first.url, csvOf(rows), { token, preflight: true });
     requestId = await uploadedRequestId(upload);
+
     await first.process.waitForLine(/image processed/);
     await inFlight.promise;
     await first.process.kill('SIGKILL');
     held.resolve();
-
     const second = await startServiceProcess({ ...env, DATA_DIR: dataDir });
     await waitUntilEnded(second.url, requestId, token);
+
     const { data } = await queryDocument(
       second.url,
       RequestWithProductsDocument,
@@ -365,7 +370,7 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
   }, 90_000);
   afterAll(async () => {
     await cleanUpProcesses();
-    await images.close();
+    await images?.close();
   });
 
   it('ends COMPLETED in the next process with all 40 images counted once', () => {
@@ -392,7 +397,7 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
   });
 
   it('fetched every input URL at least once', () => {
-    const neverFetched = paths.flat().filter((pathname) => !images.hits.get(pathname));
+    const neverFetched = paths.flat().filter((pathname) => !images?.hits.get(pathname));
 
     expect(neverFetched).toEqual([]);
   });
@@ -401,17 +406,18 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
 describe('the compiled server (npm run build, then node dist/src/main.js)', () => {
   const token = signToken(JWT_SECRET, 'builder');
   let service: RunningService;
-  let images: ImageServer;
+  let images: ImageServer | undefined;
   let csv: string;
 
   beforeAll(async () => {
+    images = await startImageServer();
+    csv = csvOf([{ name: 'Desk lamp', urls: [`${images.url}/photo-landscape-0.3mp.jpg`] }]);
+
     const build = spawnNpm(['run', 'build']);
     const built = await build.waitForExit(120_000);
     if (built.code !== 0) {
       throw new Error(`npm run build failed:\n${[...build.stdout, ...build.stderr].join('\n')}`);
     }
-    images = await startImageServer();
-    csv = csvOf([{ name: 'Desk lamp', urls: [`${images.url}/photo-landscape-0.3mp.jpg`] }]);
 
     service = await startServiceProcess(
       { DATA_DIR: await makeTempDir(), JWT_SECRET, ALLOW_PRIVATE_NETWORK: 'true' },
@@ -420,7 +426,7 @@ describe('the compiled server (npm run build, then node dist/src/main.js)', () =
   }, 150_000);
   afterAll(async () => {
     await cleanUpProcesses();
-    await images.close();
+    await images?.close();
   });
 
   it('lists the Upload scalar in an introspection query', async () => {

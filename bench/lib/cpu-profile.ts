@@ -1,5 +1,4 @@
-import { readdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 
 import { round } from './measure.ts';
 
@@ -12,6 +11,7 @@ interface CallFrame {
 interface ProfileNode {
   id: number;
   callFrame: CallFrame;
+  children?: number[];
 }
 
 /** The parts of a V8 `.cpuprofile` file this summary reads. */
@@ -50,6 +50,7 @@ function shortUrl(url: string): string {
 /** The package (or src/ folder, or V8 category) a frame belongs to. */
 function packageOf(frame: CallFrame): string {
   if (!frame.url) return frame.functionName || '(native)';
+  if (frame.url.startsWith('wasm://')) return 'wasm';
   if (frame.url.startsWith('node:')) return 'node (built-in modules)';
   const parts = shortUrl(frame.url).split('/');
   if (parts[0] === 'src' || parts[0] === 'bench') return parts.slice(0, 2).join('/');
@@ -69,9 +70,34 @@ function top(totals: Map<string, number>, busyUs: number, count: number): SelfTi
     .map(([name, us]) => ({ name, ms: round(us / 1000), percent: round((100 * us) / busyUs) }));
 }
 
+/**
+ * The package of each node; WebAssembly frames have no package of their own, so they are
+ * labelled with the package of their nearest JavaScript caller (PGlite's Postgres, Prisma's
+ * query compiler).
+ */
+function packagesByNode(nodes: ProfileNode[]): Map<number, string> {
+  const parent = new Map<number, number>();
+  for (const node of nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const frames = new Map(nodes.map((node) => [node.id, node.callFrame]));
+
+  const labelOf = (id: number): string => {
+    const frame = frames.get(id);
+    if (!frame) return '(unknown)';
+    const own = packageOf(frame);
+    if (own !== 'wasm') return own;
+    for (let up = parent.get(id); up !== undefined; up = parent.get(up)) {
+      const caller = frames.get(up);
+      if (caller?.url && !caller.url.startsWith('wasm://')) return `wasm via ${packageOf(caller)}`;
+    }
+    return 'wasm';
+  };
+  return new Map(nodes.map((node) => [node.id, labelOf(node.id)]));
+}
+
 /** Adds up self time per function and per package from the samples of `profile`. */
 export function summariseProfile(profile: CpuProfile, file: string, count = 15): ProfileSummary {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
+  const packages = packagesByNode(profile.nodes);
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
   const samples = profile.samples ?? [];
@@ -83,7 +109,7 @@ export function summariseProfile(profile: CpuProfile, file: string, count = 15):
     if (!frame) return;
     const fn = functionOf(frame);
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
-    const pkg = packageOf(frame);
+    const pkg = packages.get(id) ?? '(unknown)';
     byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
   });
 
@@ -98,11 +124,8 @@ export function summariseProfile(profile: CpuProfile, file: string, count = 15):
   };
 }
 
-/** Reads and summarises the one `.cpuprofile` in `dir`. */
-export async function summariseProfileDir(dir: string): Promise<ProfileSummary> {
-  const name = (await readdir(dir)).find((f) => f.endsWith('.cpuprofile'));
-  if (!name) throw new Error(`No .cpuprofile was written in ${dir}`);
-  const file = path.join(dir, name);
+/** Reads and summarises the `.cpuprofile` file `file`. */
+export async function summariseProfileFile(file: string): Promise<ProfileSummary> {
   return summariseProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, file);
 }
 

@@ -1,9 +1,10 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { BenchOptions } from './cli.ts';
-import { profileLines, summariseProfileDir } from './cpu-profile.ts';
+import { profileLines, summariseProfileFile } from './cpu-profile.ts';
 import type { IngestionArgs, IngestionRun } from './ingestion-types.ts';
-import { RESULTS_DIR } from './results.ts';
+import { PROFILES_DIR } from './results.ts';
 import { runChild } from './spawn.ts';
 
 const URLS_PER_ROW = 3;
@@ -48,13 +49,11 @@ export async function benchIngestion(options: BenchOptions, print: (line: string
 
   if (!options.profile) return { targets: TARGETS, runs };
   const rows = Math.max(...options.rows);
-  const dir = path.join(RESULTS_DIR, 'profiles', `ingestion-${rows}-${Date.now()}`);
-  const profiled = await runChild<IngestionRun>(
-    'ingestion',
-    { rows, urlsPerRow: URLS_PER_ROW },
-    { cpuProfileDir: dir },
-  );
-  const summary = await summariseProfileDir(dir);
+  await mkdir(PROFILES_DIR, { recursive: true });
+  const profileFile = path.join(PROFILES_DIR, `ingestion-${rows}.cpuprofile`);
+  const args: IngestionArgs = { rows, urlsPerRow: URLS_PER_ROW, profileFile };
+  const profiled = await runChild<IngestionRun>('ingestion', args);
+  const summary = await summariseProfileFile(profileFile);
   print(
     `ingestion profile: one extra run, rows=${rows}, not in the figures (${profiled.seconds} s)`,
   );

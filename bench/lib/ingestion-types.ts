@@ -5,6 +5,8 @@ import type { StepTotals } from './steps.ts';
 export interface IngestionArgs {
   rows: number;
   urlsPerRow: number;
+  /** Profiles the upload into this `.cpuprofile` file (an extra run, not a figure). */
+  profileFile?: string;
 }
 
 /** What one ingestion child measured. */

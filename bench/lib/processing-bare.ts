@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import sharp from 'sharp';
 
+import { runPool } from './pool.ts';
 import { countFiles } from './service-harness.ts';
 import type { StepTimer } from './steps.ts';
 
@@ -40,26 +41,19 @@ export async function prepareBare(
   steps: StepTimer,
 ): Promise<PreparedMode> {
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-bare-'));
-  let next = 0;
   let completed = 0;
 
-  const worker = async () => {
-    while (next < urls.length) {
-      const index = next;
-      next += 1;
-      const input = await steps.time('fetch', () => fetchPhoto(urls[index] ?? ''));
-      const output = await steps.time('transform', () =>
-        sharp(input).rotate().jpeg({ quality: 50 }).toBuffer(),
-      );
-      await steps.time('store', () => writeFile(path.join(outDir, `${index}.jpg`), output));
-      completed += 1;
-    }
+  const task = async (index: number) => {
+    const input = await steps.time('fetch', () => fetchPhoto(urls[index] ?? ''));
+    const output = await steps.time('transform', () =>
+      sharp(input).rotate().jpeg({ quality: 50 }).toBuffer(),
+    );
+    await steps.time('store', () => writeFile(path.join(outDir, `${index}.jpg`), output));
+    completed += 1;
   };
 
   return {
-    run: async () => {
-      await Promise.all(Array.from({ length: concurrency }, worker));
-    },
+    run: () => runPool(urls.length, concurrency, task),
     finish: async () => {
       const storedFiles = await countFiles(outDir);
       await rm(outDir, { recursive: true, force: true });

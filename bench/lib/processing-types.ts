@@ -1,8 +1,11 @@
 import type { WindowReport } from './measure.ts';
 import type { StepTotals } from './steps.ts';
 
-/** The two ways the processing scenario turns the photo set into JPEGs. */
-export type ProcessingMode = 'bare' | 'service';
+/**
+ * How the processing scenario turns the photo set into JPEGs: `bare` (the baseline) and
+ * `service` are the measured pair; `pipeline` is a diagnostic in between.
+ */
+export type ProcessingMode = 'bare' | 'pipeline' | 'service';
 
 /** What the runner asks one processing child to do. */
 export interface ProcessingArgs {
@@ -14,6 +17,8 @@ export interface ProcessingArgs {
   photoBaseUrl: string;
   /** Tag put in every URL so no two runs fetch the same one. */
   run: string;
+  /** Profiles the measured window into this `.cpuprofile` file (an extra run, not a figure). */
+  profileFile?: string;
 }
 
 /** What one processing child measured. */
@@ -34,7 +39,7 @@ export interface ProcessingRun {
   failed: number;
   /** Output files found on disk afterwards. */
   storedFiles: number;
-  /** Terminal status of the request (service) or `DONE` (bare). */
+  /** Terminal status of the request (service) or `DONE` (bare, pipeline). */
   status: string;
   /** libvips threads per image, as sharp reports it in the child. */
   sharpConcurrency: number;

@@ -8,6 +8,9 @@ import { ROOT } from './spawn.ts';
 /** Where `npm run bench` writes its JSON files (git-ignored). */
 export const RESULTS_DIR = path.join(ROOT, 'bench', 'results');
 
+/** Where `--profile` writes `.cpuprofile` files (open them in Chrome DevTools). */
+export const PROFILES_DIR = path.join(RESULTS_DIR, 'profiles');
+
 /** The machine and code a result was measured on. */
 export interface MachineInfo {
   cpus: number;

@@ -11,8 +11,6 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 
 export interface ChildOptions {
-  /** Writes a V8 CPU profile of the child's main thread into this folder. */
-  cpuProfileDir?: string;
   /** Further options for the child's `node`, e.g. `--expose-gc`. */
   nodeArgs?: string[];
 }
@@ -28,10 +26,7 @@ export function runChild<T>(
   args: object,
   options: ChildOptions = {},
 ): Promise<T> {
-  const profile = options.cpuProfileDir
-    ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`]
-    : [];
-  const nodeArgs = [...profile, ...(options.nodeArgs ?? []), '--import', 'tsx'];
+  const nodeArgs = [...(options.nodeArgs ?? []), '--import', 'tsx'];
   const child = spawn(
     process.execPath,
     [...nodeArgs, path.join('bench', `${scenario}.ts`), JSON.stringify(args)],

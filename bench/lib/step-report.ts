@@ -21,7 +21,7 @@ function perImage(run: ProcessingRun, step: string): number {
  * flight at once, the steps of one image overlap other images' steps).
  */
 export function stepBreakdown(run: ProcessingRun): Record<string, number> {
-  if (run.mode === 'bare') {
+  if (run.mode !== 'service') {
     return Object.fromEntries(
       ['fetch', 'transform', 'store'].map((s) => [s, round(perImage(run, s), 2)]),
     );

@@ -8,8 +8,14 @@ import type { ContainerType } from 'type-graphql';
 import { ProgressResolver } from './resolvers/progress.resolver.ts';
 import { RequestResolver } from './resolvers/request.resolver.ts';
 import { UploadResolver } from './resolvers/upload.resolver.ts';
+import { WebhookResolver } from './resolvers/webhook.resolver.ts';
 
-export const RESOLVERS = [RequestResolver, UploadResolver, ProgressResolver] as const;
+export const RESOLVERS = [
+  RequestResolver,
+  UploadResolver,
+  ProgressResolver,
+  WebhookResolver,
+] as const;
 
 /**
  * Builds the executable schema. Resolver instances come from `container`, made by the

@@ -5,6 +5,7 @@ import type { RequestRepository } from '../repositories/request.repository.ts';
 import type { ObjectStorage } from '../storage/storage.ts';
 import { storageKeys } from '../storage/storage.ts';
 import { outputCsvStream } from './output-csv.writer.ts';
+import { completionPayload } from '../webhooks/webhook.payload.ts';
 
 /**
  * Ends a request once all its images are done: writes the output CSV, then records the final
@@ -17,6 +18,8 @@ export class RequestFinalizer {
     private readonly storage: ObjectStorage,
     private readonly events: EventBus,
     private readonly logger: Logger,
+    /** Called after a request has ended, e.g. to send its webhooks without waiting for a poll. */
+    private readonly onEnded: () => void = () => undefined,
   ) {}
 
   async finish(requestId: string): Promise<void> {
@@ -37,10 +40,15 @@ export class RequestFinalizer {
     );
 
     const status = finalStatus(counts);
-    const ended = await this.requests.finish(requestId, status, key);
+    const ended = await this.requests.finish(
+      requestId,
+      { status, outputCsvKey: key, completedAt: new Date() },
+      async (request) => completionPayload(request, await this.storage.urlFor(key)),
+    );
     if (!ended) return;
 
     this.logger.info('request ended', { requestId, status, ...counts });
+    this.onEnded();
     await this.events.publish({
       requestId,
       status,

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type {
@@ -151,20 +153,48 @@ export class RequestRepository {
   }
 
   /**
-   * Records a request's end; only the first caller wins.
+   * Records a request's end and, in the same transaction, one webhook delivery for each target:
+   * the request's own `webhookUrl` and each active webhook its owner registered. Only the first
+   * caller wins, so a crash or a race can neither lose nor double a delivery.
    *
+   * @param webhookBody - the JSON every delivery of this end sends, made from the ended request
    * @returns the ended request, or null when it had already ended
    */
   async finish(
     id: string,
-    status: TerminalStatus,
-    outputCsvKey: string,
+    end: { status: TerminalStatus; outputCsvKey: string; completedAt: Date },
+    webhookBody: (request: RequestRecord) => Promise<string>,
   ): Promise<RequestRecord | null> {
-    const { count } = await this.prisma.request.updateMany({
-      where: { id, status: { in: ['PENDING', 'PROCESSING'] } },
-      data: { status, outputCsvKey, completedAt: new Date() },
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.request.updateMany({
+        where: { id, status: { in: ['PENDING', 'PROCESSING'] } },
+        data: end,
+      });
+      if (count === 0) return null;
+
+      const request = toRecord(await tx.request.findUniqueOrThrow({ where: { id } }));
+      const hooks = await tx.webhook.findMany({
+        where: { ownerId: request.ownerId, isActive: true },
+        select: { id: true, url: true },
+      });
+      const targets = [
+        ...(request.webhookUrl ? [{ webhookId: null, url: request.webhookUrl }] : []),
+        ...hooks.map((h) => ({ webhookId: h.id, url: h.url })),
+      ];
+      if (targets.length > 0) {
+        const body = await webhookBody(request);
+        await tx.webhookDelivery.createMany({
+          data: targets.map((t) => ({
+            id: randomUUID(),
+            requestId: id,
+            ownerId: request.ownerId,
+            body,
+            ...t,
+          })),
+        });
+      }
+      return request;
     });
-    return count === 1 ? this.findById(id) : null;
   }
 
   /** Requests that have not ended, oldest first: the work a restarted process resumes. */

@@ -22,7 +22,6 @@ export interface ChildExit {
 
 /** A child process with its output collected line by line. */
 export interface ChildHandle {
-  readonly pid: number | undefined;
   /** Lines written so far on standard output. */
   readonly stdout: readonly string[];
   /** Lines written so far on standard error. */
@@ -88,13 +87,10 @@ function wrap(child: ChildProcess, label: string): ChildHandle {
 
   let exit: ChildExit | undefined;
   // 'close' rather than 'exit': it comes once the output streams are drained too.
-  const exited = new Promise<ChildExit>((resolve) => {
-    child.once('close', (code, signal) => {
-      exit = { code, signal };
-      children.delete(handle);
-      notify();
-      resolve(exit);
-    });
+  child.once('close', (code, signal) => {
+    exit = { code, signal };
+    children.delete(handle);
+    notify();
   });
 
   /** Settles with `probe`'s first value other than undefined, on every new line or exit. */
@@ -129,7 +125,6 @@ function wrap(child: ChildProcess, label: string): ChildHandle {
     });
 
   const handle: ChildHandle = {
-    pid: child.pid,
     stdout: lines.stdout,
     stderr: lines.stderr,
     waitForLine: (pattern, { timeoutMs = DEFAULT_TIMEOUT_MS, stream = 'stdout' } = {}) =>
@@ -147,9 +142,8 @@ function wrap(child: ChildProcess, label: string): ChildHandle {
       }),
     waitForExit: (timeoutMs = DEFAULT_TIMEOUT_MS) =>
       withTimeout('did not end', timeoutMs, () => exit),
-    kill: async (signal = 'SIGTERM', timeoutMs = DEFAULT_TIMEOUT_MS) => {
+    kill: (signal = 'SIGTERM', timeoutMs = DEFAULT_TIMEOUT_MS) => {
       if (!exit) child.kill(signal);
-      await exited;
       return handle.waitForExit(timeoutMs);
     },
   };
@@ -199,7 +193,7 @@ export async function startServiceProcess(
   return { process: child, url };
 }
 
-/** A fresh, empty directory under the system's temporary directory, removed by cleanUp. */
+/** A fresh, empty directory under the system's temporary directory, removed by cleanUpProcesses. */
 export async function makeTempDir(prefix = 'image-pipeline-process-'): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
   tempDirs.add(dir);
@@ -223,8 +217,9 @@ export function jsonLines(lines: readonly string[]): Record<string, unknown>[] {
     try {
       const value: unknown = JSON.parse(line);
       return isRecord(value) ? [value] : [];
-    } catch {
-      return [];
+    } catch (error: unknown) {
+      if (error instanceof SyntaxError) return [];
+      throw error;
     }
   });
 }

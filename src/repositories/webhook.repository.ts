@@ -1,0 +1,173 @@
+import { randomUUID } from 'node:crypto';
+
+import type { PrismaClient } from '../generated/prisma/client.ts';
+
+export interface WebhookRecord {
+  id: string;
+  ownerId: string;
+  url: string;
+  secret: string;
+  isActive: boolean;
+  createdAt: Date;
+}
+
+/** A delivery taken for an attempt. */
+export interface DueDelivery {
+  id: string;
+  requestId: string;
+  ownerId: string;
+  webhookId: string | null;
+  url: string;
+  body: string;
+  /** Attempts made before this one. */
+  attempts: number;
+}
+
+export interface AttemptRecord {
+  id: string;
+  url: string;
+  attempt: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  deliveredAt: Date | null;
+  nextAttemptAt: Date | null;
+  createdAt: Date;
+}
+
+/** Registered webhooks, owners' signing secrets, and the delivery schedule. */
+export class WebhookRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async create(ownerId: string, url: string, secret: string): Promise<WebhookRecord> {
+    return this.prisma.webhook.create({ data: { id: randomUUID(), ownerId, url, secret } });
+  }
+
+  async listActive(ownerId: string): Promise<WebhookRecord[]> {
+    return this.prisma.webhook.findMany({
+      where: { ownerId, isActive: true },
+      orderBy: { createdAt: 'asc' },
+    });
+  }
+
+  /** Deactivates one of the owner's webhooks; false when there was none. */
+  async deactivate(ownerId: string, id: string): Promise<boolean> {
+    const { count } = await this.prisma.webhook.updateMany({
+      where: { id, ownerId, isActive: true },
+      data: { isActive: false },
+    });
+    return count === 1;
+  }
+
+  /** The secret of an active webhook; null once it has been deleted. */
+  async findSecret(webhookId: string): Promise<string | null> {
+    const row = await this.prisma.webhook.findFirst({
+      where: { id: webhookId, isActive: true },
+      select: { secret: true },
+    });
+    return row?.secret ?? null;
+  }
+
+  /** The owner's signing secret, made with `make` on first use (concurrent callers agree). */
+  async ownerSecret(ownerId: string, make: () => string): Promise<string> {
+    const row = await this.prisma.ownerSecret.upsert({
+      where: { ownerId },
+      create: { ownerId, secret: make() },
+      update: {},
+    });
+    return row.secret;
+  }
+
+  /**
+   * Takes up to `limit` deliveries that are due, pushing their next attempt `leaseMs` ahead so
+   * no other worker takes them meanwhile. A worker that dies leaves them due again at the
+   * lease's end: the schedule lives in the database and survives restarts.
+   */
+  async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
+    const now = new Date();
+    const due = await this.prisma.webhookDelivery.findMany({
+      where: { status: 'PENDING', nextAttemptAt: { lte: now } },
+      orderBy: { nextAttemptAt: 'asc' },
+      take: limit,
+      select: {
+        id: true,
+        requestId: true,
+        ownerId: true,
+        webhookId: true,
+        url: true,
+        body: true,
+        attempts: true,
+        nextAttemptAt: true,
+      },
+    });
+
+    const claimed: DueDelivery[] = [];
+    for (const { nextAttemptAt, ...delivery } of due) {
+      const { count } = await this.prisma.webhookDelivery.updateMany({
+        where: { id: delivery.id, status: 'PENDING', nextAttemptAt },
+        data: { nextAttemptAt: new Date(now.getTime() + leaseMs) },
+      });
+      if (count === 1) claimed.push(delivery);
+    }
+    return claimed;
+  }
+
+  /**
+   * Records one attempt and moves the delivery on: delivered, failed for good, or due again at
+   * `nextAttemptAt`.
+   */
+  async recordAttempt(
+    delivery: DueDelivery,
+    result: {
+      statusCode: number | null;
+      error: string | null;
+      durationMs: number;
+      delivered: boolean;
+      nextAttemptAt: Date | null;
+    },
+  ): Promise<void> {
+    const attempt = delivery.attempts + 1;
+    const status = result.delivered ? 'DELIVERED' : result.nextAttemptAt ? 'PENDING' : 'FAILED';
+    await this.prisma.$transaction([
+      this.prisma.webhookAttempt.create({
+        data: {
+          id: randomUUID(),
+          deliveryId: delivery.id,
+          attempt,
+          statusCode: result.statusCode,
+          error: result.error,
+          durationMs: result.durationMs,
+          nextAttemptAt: result.nextAttemptAt,
+        },
+      }),
+      this.prisma.webhookDelivery.update({
+        where: { id: delivery.id },
+        data: {
+          attempts: attempt,
+          status,
+          ...(result.nextAttemptAt && { nextAttemptAt: result.nextAttemptAt }),
+          ...(result.delivered && { deliveredAt: new Date() }),
+        },
+      }),
+    ]);
+  }
+
+  /** Every attempt made for a request's deliveries, oldest first. */
+  async listAttempts(requestId: string): Promise<AttemptRecord[]> {
+    const rows = await this.prisma.webhookAttempt.findMany({
+      where: { delivery: { requestId } },
+      orderBy: [{ createdAt: 'asc' }, { attempt: 'asc' }],
+      include: {
+        delivery: { select: { url: true, status: true, deliveredAt: true, attempts: true } },
+      },
+    });
+    return rows.map(({ delivery, deliveryId: _deliveryId, ...attempt }) => ({
+      ...attempt,
+      url: delivery.url,
+      deliveredAt:
+        delivery.status === 'DELIVERED' && delivery.attempts === attempt.attempt
+          ? delivery.deliveredAt
+          : null,
+    }));
+  }
+}

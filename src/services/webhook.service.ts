@@ -1,0 +1,55 @@
+import type { Viewer } from '../domain/viewer.ts';
+import { ServiceError } from '../errors.ts';
+import type {
+  AttemptRecord,
+  WebhookRecord,
+  WebhookRepository,
+} from '../repositories/webhook.repository.ts';
+import { makeWebhookSecret } from '../webhooks/webhook.sender.ts';
+import { validateWebhookUrl } from './processing-options.ts';
+import type { RequestService } from './request.service.ts';
+
+/** Registering webhooks and reading what was sent: what GraphQL calls. */
+export class WebhookService {
+  constructor(
+    private readonly webhooks: WebhookRepository,
+    private readonly requests: RequestService,
+  ) {}
+
+  /**
+   * Registers a URL to hear about every request of the viewer that ends.
+   *
+   * @returns the webhook and its signing secret, which is shown this once
+   * @throws ServiceError `BAD_USER_INPUT` for a URL that is not http(s) or too long
+   */
+  async register(viewer: Viewer, url: string): Promise<{ webhook: WebhookRecord; secret: string }> {
+    const checked = validateWebhookUrl(url);
+    if (!checked) throw new ServiceError('BAD_USER_INPUT', 'url must not be empty.');
+    const secret = makeWebhookSecret();
+    return { webhook: await this.webhooks.create(viewer.subject, checked, secret), secret };
+  }
+
+  /** @returns false when the viewer has no active webhook with that id */
+  async delete(viewer: Viewer, id: string): Promise<boolean> {
+    return /^[0-9a-f-]{36}$/i.test(id) ? this.webhooks.deactivate(viewer.subject, id) : false;
+  }
+
+  list(viewer: Viewer): Promise<WebhookRecord[]> {
+    return this.webhooks.listActive(viewer.subject);
+  }
+
+  /** The secret that signs deliveries to the viewer's requests' own `webhookUrl`s. */
+  signingSecret(viewer: Viewer): Promise<string> {
+    return this.webhooks.ownerSecret(viewer.subject, makeWebhookSecret);
+  }
+
+  /**
+   * Every attempt to deliver a request's webhooks.
+   *
+   * @throws ServiceError `NOT_FOUND` when the request is not the viewer's
+   */
+  async deliveries(viewer: Viewer, requestId: string): Promise<AttemptRecord[]> {
+    await this.requests.require(viewer, requestId);
+    return this.webhooks.listAttempts(requestId);
+  }
+}
