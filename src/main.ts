@@ -33,24 +33,18 @@ async function start(config: Config, logger: Logger): Promise<Service> {
 
 const config = readConfig();
 const logger = createLogger(config.log);
-const service = await start(config, logger);
 
-if (service.url) {
-  if (!config.jwt.secret && service.jwtSecret) {
-    // Printed, not logged: log lines never carry tokens. This one is for the person at the
-    // terminal of a development setup (JWT_SECRET unset).
-    console.log(
-      `Ready token for subject "dev" (valid 24 h):\n${signToken(service.jwtSecret, 'dev')}`,
-    );
-  }
-  logger.info(`listening on ${service.url}`, {
-    url: service.url,
-    publicUrl: config.publicUrl,
-    role: config.role,
+// Signals are heard from the first moment: one that arrives while the service is still starting
+// stops it as soon as it has started, so nothing is left half open.
+const shutdown: { signal?: string; handler?: (signal: string) => void } = {};
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    shutdown.signal ??= signal;
+    shutdown.handler?.(signal);
   });
-} else {
-  logger.info('worker started', { role: config.role, concurrency: config.processing.concurrency });
 }
+
+const service = await start(config, logger);
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -61,5 +55,18 @@ async function stop(signal: string): Promise<void> {
   logger.info('stopped');
   process.exit(0);
 }
-process.on('SIGTERM', () => void stop('SIGTERM'));
-process.on('SIGINT', () => void stop('SIGINT'));
+shutdown.handler = (signal) => void stop(signal);
+
+if (service.url) {
+  if (!config.jwt.secret && service.jwtSecret) {
+    // Printed, not logged: log lines never carry tokens. This one is for the person at the
+    // terminal of a development setup (JWT_SECRET unset).
+    console.log(
+      `Ready token for subject "dev" (valid 24 h):\n${signToken(service.jwtSecret, 'dev')}`,
+    );
+  }
+  logger.info(`listening on ${service.url}`, { url: service.url, role: config.role });
+} else {
+  logger.info('worker started', { role: config.role, concurrency: config.processing.concurrency });
+}
+if (shutdown.signal) await stop(shutdown.signal);

@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+
 import type { RequestHandler, Response } from 'express';
 
 import type { ProductWithImages, RequestRecord } from '../../domain/request.ts';
@@ -34,13 +36,22 @@ function productJson(product: ProductWithImages): string {
   });
 }
 
-/** Writes and waits for the socket to take it, so a slow reader holds at most one page. */
-async function write(res: Response, chunk: string): Promise<void> {
-  if (res.write(chunk)) return;
-  await new Promise((resolve) => {
-    res.once('drain', resolve);
-    res.once('close', resolve);
-  });
+/**
+ * Writes and waits for the socket to take it, so a slow reader holds at most one page.
+ *
+ * @returns false once the client has gone: the caller stops writing
+ */
+async function write(res: Response, chunk: string): Promise<boolean> {
+  if (res.destroyed) return false;
+  if (res.write(chunk)) return true;
+
+  const controller = new AbortController();
+  await Promise.race([
+    once(res, 'drain', { signal: controller.signal }),
+    once(res, 'close', { signal: controller.signal }),
+  ]).catch(() => undefined);
+  controller.abort();
+  return !res.destroyed;
 }
 
 /**
@@ -66,17 +77,16 @@ export function statusRoute(requests: RequestService, storage: ObjectStorage): R
       outputCsvUrl: await outputCsvUrl(request, storage),
     };
     res.status(200).type('application/json');
-    await write(res, `${JSON.stringify(head).slice(0, -1)},"products":[`);
+    if (!(await write(res, `${JSON.stringify(head).slice(0, -1)},"products":[`))) return;
 
     let after: number | null = null;
     let first = true;
     for (;;) {
       const page = await requests.listProducts(request.id, PAGE_SIZE, after);
       for (const product of page.items) {
-        await write(res, `${first ? '' : ','}${productJson(product)}`);
+        if (!(await write(res, `${first ? '' : ','}${productJson(product)}`))) return;
         first = false;
       }
-      if (res.destroyed) return;
       const last = page.items.at(-1);
       if (!page.hasMore || !last) break;
       after = last.position;
