@@ -23,7 +23,6 @@ import {
   cleanUpProcesses,
   jsonLines,
   makeTempDir,
-  spawnNode,
   spawnNpm,
   spawnService,
   startServiceProcess,
@@ -35,6 +34,8 @@ const REQUESTS_QUERY = '{ requests { edges { cursor } } }';
 const BARE_JWT = /^(eyJ[\w-]+\.[\w-]+\.[\w-]*)$/;
 /** Per-test timeout where a test starts service processes. */
 const SPAWNS = 60_000;
+/** An idle service has nothing to wait for on SIGTERM: it should be gone well within this. */
+const STOP_TIMEOUT_MS = 10_000;
 
 async function postGraphQL<T>(
   url: string,
@@ -230,7 +231,8 @@ describe('without JWT_SECRET', () => {
   it(
     'reuses the kept secret at the next start, so the first token still works',
     async () => {
-      await first.process.kill('SIGTERM');
+      // SIGKILL: the secret must survive even an unclean end (SIGTERM has its own test below).
+      await first.process.kill('SIGKILL');
 
       second = await startServiceProcess({ DATA_DIR: dataDir });
       const res = await postGraphQL(second.url, REQUESTS_QUERY, {}, devToken);
@@ -280,7 +282,7 @@ describe('the DATA_DIR lock', () => {
   it(
     'lets a new process start on the DATA_DIR once the first has stopped with SIGTERM',
     async () => {
-      await first.process.kill('SIGTERM');
+      await first.process.kill('SIGTERM', STOP_TIMEOUT_MS);
 
       const next = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
       const healthz = await fetch(`${next.url}/healthz`);
@@ -301,7 +303,7 @@ describe('SIGTERM', () => {
       const dataDir = await makeTempDir();
       const service = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
 
-      const exit = await service.process.kill('SIGTERM');
+      const exit = await service.process.kill('SIGTERM', STOP_TIMEOUT_MS);
 
       expect(exit.code).toBe(0);
       expect(jsonLines(service.process.stdout).map((entry) => entry.message)).toContain('stopped');

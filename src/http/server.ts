@@ -90,6 +90,8 @@ export class HttpServer {
       schema,
       csrfPrevention: true,
       includeStacktraceInErrorResponses: false,
+      // The process's own signal handlers stop everything in order (src/main.ts).
+      stopOnTerminationSignals: false,
       formatError,
       plugins: [
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
