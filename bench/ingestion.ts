@@ -10,7 +10,7 @@ import { parse } from 'csv-parse';
 
 import type { IngestionArgs, IngestionRun } from './lib/ingestion-types.ts';
 import { withCpuProfile } from './lib/inspector-profile.ts';
-import { measureWindow, peakRssMB, round, startWindow } from './lib/measure.ts';
+import { heapAfterGcMB, measureWindow, peakRssMB, round, startWindow } from './lib/measure.ts';
 import { childArgs, emitResult, intArg } from './lib/protocol.ts';
 import type { BenchService } from './lib/service-harness.ts';
 import { startApiOnly } from './lib/service-harness.ts';
@@ -62,6 +62,7 @@ async function measure(args: IngestionArgs): Promise<IngestionRun> {
     withCpuProfile(args.profileFile, () => sendUpload(service.url, service.token, form)),
   );
 
+  const retainedHeapMB = heapAfterGcMB();
   const counts = await storedCounts(service, answer.requestId);
   const queueDepth = await service.app.queue.depth();
   await service.stop();
@@ -79,12 +80,17 @@ async function measure(args: IngestionArgs): Promise<IngestionRun> {
     errors: answer.errors,
     ...counts,
     queueDepth,
+    retainedHeapMB,
     steps: steps.summary(),
   };
 }
 
 const args = childArgs();
 emitResult(
-  await measure({ rows: intArg(args, 'rows'), urlsPerRow: intArg(args, 'urlsPerRow', 3) }),
+  await measure({
+    rows: intArg(args, 'rows'),
+    urlsPerRow: intArg(args, 'urlsPerRow', 3),
+    profileFile: typeof args.profileFile === 'string' ? args.profileFile : undefined,
+  }),
 );
 process.exit(0);

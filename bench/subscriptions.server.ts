@@ -2,8 +2,8 @@
  * Child process of `bench/subscriptions.ts`: the whole service (`startService`) plus a control
  * server on another loopback port, so the bench reads this process's memory and the time each
  * progress event was published apart from its 1,000 clients (`/stats`, `/watch?requestId=`,
- * `/published`). Prints one JSON line
- * `{ "url", "controlUrl", "token" }` once both listen; stops on SIGTERM.
+ * `/published`). Prints one JSON line `{ "url", "controlUrl", "token" }` once both listen, and
+ * stops when its standard input closes, so it never outlives the bench that started it.
  *
  * Run with `node --expose-gc --import tsx bench/subscriptions.server.ts`; without
  * `--expose-gc`, memory is read without collecting garbage first.
@@ -86,7 +86,9 @@ async function main(): Promise<void> {
   });
   await new Promise<void>((resolve) => control.listen(0, '127.0.0.1', resolve));
 
-  process.once('SIGTERM', () => {
+  // The end of standard input, not a signal: it comes even when the bench itself is killed.
+  process.stdin.resume();
+  process.stdin.once('end', () => {
     control.close();
     void service
       .stop()

@@ -80,7 +80,7 @@ async function startChild(): Promise<ChildService> {
   const child = spawn(
     process.execPath,
     ['--expose-gc', '--import', 'tsx', path.join('bench', 'subscriptions.server.ts')],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
   const first = new Promise<string>((resolve, reject) => {
@@ -91,6 +91,19 @@ async function startChild(): Promise<ChildService> {
   });
   const ready = JSON.parse(await within(first, 60_000, 'the service child')) as ChildService;
   return { ...ready, child };
+}
+
+/** Closes the child's standard input, its signal to stop; kills it if it has not ended in 30 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.stdin?.end();
+  try {
+    await within(exited, 30_000, 'the service child to stop');
+  } catch (error: unknown) {
+    child.kill('SIGKILL');
+    throw error;
+  }
 }
 
 async function control<T>(service: ChildService, pathAndQuery: string): Promise<T> {
@@ -123,6 +136,37 @@ async function upload(service: ChildService, photoUrl: string, images: number): 
   const body = (await res.json()) as { data?: { uploadCsv: { request: { id: string } } } };
   if (!body.data) throw new Error(`upload failed: ${JSON.stringify(body)}`);
   return body.data.uploadCsv.request.id;
+}
+
+/**
+ * The child's memory once it has stopped moving: read every 500 ms until two readings of RSS
+ * are within 1 % of each other (at most 20 readings), since the allocator hands pages back late.
+ */
+async function settledStats(service: ChildService): Promise<ServerStats> {
+  let last = await control<ServerStats>(service, '/stats');
+  for (let reading = 1; reading < 20; reading++) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const next = await control<ServerStats>(service, '/stats');
+    if (Math.abs(next.rss - last.rss) < last.rss / 100) return next;
+    last = next;
+  }
+  return last;
+}
+
+/** Opens `count` clients subscribed to one request, a batch at a time, each with its first event. */
+async function subscribeClients(service: ChildService, requestId: string, count: number) {
+  const clients: WsClient[] = [];
+  const subscriptions: ProgressSubscription[] = [];
+  for (let opened = 0; opened < count; opened += OPEN_BATCH) {
+    const batch = Array.from({ length: Math.min(OPEN_BATCH, count - opened) }, () =>
+      connectClient(service.url, `Bearer ${service.token}`),
+    );
+    clients.push(...batch);
+    const subscribed = batch.map((c) => c.subscribe(requestId));
+    subscriptions.push(...subscribed);
+    await within(Promise.all(subscribed.map((s) => s.firstEvent)), 60_000, 'first events');
+  }
+  return { clients, subscriptions };
 }
 
 /** What links a delivered event to the publication it stems from; null for a snapshot. */
@@ -160,95 +204,95 @@ function delays(subscriptions: readonly ProgressSubscription[], published: Publi
 const kb = (bytes: number) => Math.round(bytes / 102.4) / 10;
 const mb = (bytes: number) => Math.round(bytes / 104_857.6) / 10;
 
+type Figures = Awaited<ReturnType<typeof measure>>;
+
+/** Runs the scenario on a started child; `clients` collects every client opened, to close. */
+async function measure(
+  service: ChildService,
+  photos: { url: string; open: () => void },
+  { clients: clientCount, images }: { clients: number; images: number },
+  clients: WsClient[],
+) {
+  const requestId = await upload(service, photos.url, images);
+  await control(service, `/watch?requestId=${requestId}`);
+  // A first round of clients, closed again, so that code compiled and buffers grown on first
+  // use are not counted per connection.
+  const warmUp = await subscribeClients(service, requestId, Math.min(100, clientCount));
+  clients.push(...warmUp.clients);
+  await Promise.all(warmUp.clients.map((c) => c.dispose()));
+  const before = await settledStats(service);
+
+  const subscribing = Date.now();
+  const { subscriptions, ...opened } = await subscribeClients(service, requestId, clientCount);
+  clients.push(...opened.clients);
+  const subscribeSeconds = (Date.now() - subscribing) / 1000;
+  const withClients = await settledStats(service);
+
+  const opening = Date.now();
+  photos.open();
+  const ends = await Promise.allSettled(subscriptions.map((s) => within(s.done, 300_000, 'end')));
+  const processSeconds = (Date.now() - opening) / 1000;
+
+  const delay = delays(subscriptions, await control<PublishedEvent[]>(service, '/published'));
+  const events = subscriptions.reduce((n, s) => n + s.events.length, 0);
+  return {
+    clients: clientCount,
+    images,
+    subscribeSeconds,
+    processSeconds,
+    terminalReceived: ends.filter(
+      (e) => e.status === 'fulfilled' && e.value.at(-1)?.data.status === 'COMPLETED',
+    ).length,
+    eventsPerSubscriber: Math.round((events / clientCount) * 10) / 10,
+    delayMs: {
+      p50: percentile(delay.all, 50),
+      p99: percentile(delay.all, 99),
+      n: delay.all.length,
+    },
+    terminalDelayMs: { p50: percentile(delay.terminal, 50), p99: percentile(delay.terminal, 99) },
+    serverRssMB: { before: mb(before.rss), withClients: mb(withClients.rss) },
+    perConnectionKB: {
+      rss: kb((withClients.rss - before.rss) / clientCount),
+      heapUsed: kb((withClients.heapUsed - before.heapUsed) / clientCount),
+    },
+  };
+}
+
+function report(f: Figures): void {
+  print(`subscriptions: ${f.clients} graphql-ws clients on one request of ${f.images} photos`);
+  print(`all clients subscribed, first event each, in ${f.subscribeSeconds.toFixed(1)} s`);
+  print(`terminal event received by ${f.terminalReceived}/${f.clients} subscribers`);
+  print(`photos let through to the last terminal event: ${f.processSeconds.toFixed(1)} s`);
+  print(`events per subscriber: ${f.eventsPerSubscriber}`);
+  print(`delay, publication to delivery: p50 ${f.delayMs.p50} ms, p99 ${f.delayMs.p99} ms`);
+  print(
+    `delay of the terminal event: p50 ${f.terminalDelayMs.p50} ms, p99 ${f.terminalDelayMs.p99} ms`,
+  );
+  print(
+    `server RSS: ${f.serverRssMB.before} MB idle, ${f.serverRssMB.withClients} MB with clients`,
+  );
+  print(
+    `server memory per connection: ${f.perConnectionKB.rss} KB RSS, ${f.perConnectionKB.heapUsed} KB heap`,
+  );
+}
+
 async function main(): Promise<void> {
-  const { clients: clientCount, images } = options();
+  const args = options();
   const started = Date.now();
   const photos = await startGatedPhotoServer();
   const service = await startChild();
   const clients: WsClient[] = [];
-  const subscriptions: ProgressSubscription[] = [];
 
   try {
-    const requestId = await upload(service, photos.url, images);
-    await control(service, `/watch?requestId=${requestId}`);
-    const before = await control<ServerStats>(service, '/stats');
-
-    const subscribing = Date.now();
-    for (let opened = 0; opened < clientCount; opened += OPEN_BATCH) {
-      const batch = Array.from({ length: Math.min(OPEN_BATCH, clientCount - opened) }, () =>
-        connectClient(service.url, `Bearer ${service.token}`),
-      );
-      clients.push(...batch);
-      const subscribed = batch.map((c) => c.subscribe(requestId));
-      subscriptions.push(...subscribed);
-      await within(Promise.all(subscribed.map((s) => s.firstEvent)), 60_000, 'first events');
-    }
-    const subscribeSeconds = (Date.now() - subscribing) / 1000;
-    const withClients = await control<ServerStats>(service, '/stats');
-
-    const opening = Date.now();
-    photos.open();
-    const ends = await Promise.allSettled(subscriptions.map((s) => within(s.done, 300_000, 'end')));
-    const processSeconds = (Date.now() - opening) / 1000;
-    const completed = ends.filter(
-      (e) => e.status === 'fulfilled' && e.value.at(-1)?.data.status === 'COMPLETED',
-    ).length;
-    const delay = delays(subscriptions, await control<PublishedEvent[]>(service, '/published'));
-    const eventsPerClient = subscriptions.reduce((n, s) => n + s.events.length, 0) / clientCount;
-
-    const figures = {
-      clients: clientCount,
-      images,
-      subscribeSeconds,
-      processSeconds,
-      terminalReceived: completed,
-      eventsPerSubscriber: Math.round(eventsPerClient * 10) / 10,
-      delayMs: {
-        p50: percentile(delay.all, 50),
-        p99: percentile(delay.all, 99),
-        n: delay.all.length,
-      },
-      terminalDelayMs: { p50: percentile(delay.terminal, 50), p99: percentile(delay.terminal, 99) },
-      serverRssMB: { before: mb(before.rss), withClients: mb(withClients.rss) },
-      perConnectionKB: {
-        rss: kb((withClients.rss - before.rss) / clientCount),
-        heapUsed: kb((withClients.heapUsed - before.heapUsed) / clientCount),
-      },
-      serverListeners: { before: before.listeners, withClients: withClients.listeners },
-    };
-    print(`subscriptions: ${clientCount} graphql-ws clients on one request of ${images} photos`);
-    print(`subscribed all clients (first event each) in ${subscribeSeconds.toFixed(1)} s`);
-    print(`terminal event received by ${completed}/${clientCount} subscribers`);
-    print(`processing to last terminal event: ${processSeconds.toFixed(1)} s`);
-    print(`events per subscriber: ${figures.eventsPerSubscriber}`);
-    print(
-      `delay publication to delivery: p50 ${figures.delayMs.p50} ms, p99 ${figures.delayMs.p99} ms`,
-    );
-    print(
-      `delay of the terminal event: p50 ${figures.terminalDelayMs.p50} ms, p99 ${figures.terminalDelayMs.p99} ms`,
-    );
-    print(
-      `server RSS: ${figures.serverRssMB.before} MB before, ${figures.serverRssMB.withClients} MB with clients`,
-    );
-    print(
-      `server memory per connection: ${figures.perConnectionKB.rss} KB RSS, ${figures.perConnectionKB.heapUsed} KB heap`,
-    );
+    const figures = await measure(service, photos, args, clients);
+    report(figures);
 
     const seconds = Math.round((Date.now() - started) / 1000);
-    const file = await writeResult('subscriptions', {
-      scenario: 'subscriptions',
-      machine: machineInfo(),
-      seconds,
-      ...figures,
-    });
-    print(`subscriptions: ${seconds} s, written to ${file}`);
+    const result = { scenario: 'subscriptions', machine: machineInfo(), seconds, ...figures };
+    print(`subscriptions: ${seconds} s, written to ${await writeResult('subscriptions', result)}`);
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
-    if (service.child.exitCode === null) {
-      const exited = new Promise((resolve) => service.child.once('exit', resolve));
-      service.child.kill('SIGTERM');
-      await within(exited, 30_000, 'the service child to stop');
-    }
+    await stopChild(service.child);
     photos.close();
   }
 }

@@ -65,7 +65,6 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   });
   const processor = new ImageProcessor({
     images,
-    requests,
     storage,
     events,
     finalizer,

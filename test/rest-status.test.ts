@@ -32,7 +32,7 @@ afterAll(async () => {
 
 /** Uploads `csv` over REST as `token`'s owner and returns the new request's id. */
 async function uploadCsv(csv: string, token = service.token()): Promise<string> {
-  const answer = await rest.upload(csvForm(csv), token);
+  const answer = await rest.upload(csvForm(csv), { token });
   expect(answer.status).toBe(202);
   return answer.body.requestId ?? '';
 }
@@ -58,7 +58,8 @@ function holdImage(): HeldImage {
       .then((body) => {
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': body.length });
         res.end(body);
-      });
+      })
+      .catch(() => res.destroy());
   });
   return { url: `${images.url}${pathname}`, reached: reached.promise, release };
 }
@@ -235,9 +236,13 @@ describe('the status of a request of 10,000 images', () => {
     );
   }
 
+  let largeId: string;
+  beforeAll(async () => {
+    largeId = await storeLargeRequest('bulk');
+  });
+
   it('streams every product and image as one chunked JSON document', async () => {
-    const id = await storeLargeRequest('bulk');
-    const pathname = `/api/status/${id}`;
+    const pathname = `/api/status/${largeId}`;
 
     const answer = await rawGet(pathname, service.token('bulk'));
     rest.check('GET', pathname, answer.status, answer.headers['content-type'] ?? '', answer.text);
@@ -246,5 +251,22 @@ describe('the status of a request of 10,000 images', () => {
     expect(answer.headers['transfer-encoding']).toBe('chunked');
     expect(body.products).toHaveLength(2_000);
     expect(body.products.flatMap((p) => p.images)).toHaveLength(10_000);
+  });
+
+  it('leaves no listener behind on the response for each page it waits to write', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+
+    try {
+      const answer = await rawGet(`/api/status/${largeId}`, service.token('bulk'));
+      // Node reports a listener leak on the next turn after the listener is added.
+      await new Promise((resolve) => setImmediate(resolve));
+
+      expect(answer.status).toBe(200);
+      expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });

@@ -97,6 +97,18 @@ function holdImages(pathname: string, expected = 1) {
 }
 
 const done = (e: ReceivedEvent) => e.data.progress.completed + e.data.progress.failed;
+
+/** Pairs of consecutive events where a counter went down. */
+function backwardSteps(events: readonly ReceivedEvent[]) {
+  return events
+    .slice(1)
+    .map((e, i) => [events[i] as ReceivedEvent, e] as const)
+    .filter(
+      ([a, b]) =>
+        b.data.progress.completed < a.data.progress.completed ||
+        b.data.progress.failed < a.data.progress.failed,
+    );
+}
 const failureOf = (promise: Promise<unknown>) =>
   promise.then(
     () => null,
@@ -268,13 +280,7 @@ describe('a request still waiting for a worker, watched until it ends', () => {
   });
 
   it('never moves a counter backwards from one event to the next', () => {
-    const steps = events.slice(1).map((e, i) => [events[i] as ReceivedEvent, e] as const);
-
-    const backwards = steps.filter(
-      ([a, b]) =>
-        b.data.progress.completed < a.data.progress.completed ||
-        b.data.progress.failed < a.data.progress.failed,
-    );
+    const backwards = backwardSteps(events);
 
     expect(backwards).toEqual([]);
   });
@@ -305,12 +311,19 @@ describe('a request of 60 tiny images, watched from its upload', () => {
     expect(last?.progress).toMatchObject({ total: 60, completed: 60, failed: 0, percent: 100 });
   });
 
+  it('never moves a counter backwards, though images finish on two workers', () => {
+    const backwards = backwardSteps(events);
+
+    expect(backwards).toEqual([]);
+  });
+
   it('carries, in each event an image caused, the image that changed', () => {
     const caused = events.slice(1, -1);
+    const statuses = new Set(caused.map((e) => e.data.image?.status));
 
-    expect(caused.map((e) => urls.includes(e.data.image?.inputUrl ?? ''))).not.toContain(false);
-    expect(caused.map((e) => e.data.image?.status)).not.toContain(undefined);
-    expect(caused.map((e) => e.data.image?.status)).not.toContain('PENDING');
+    expect(caused.length).toBeGreaterThan(0);
+    expect(caused.filter((e) => !urls.includes(e.data.image?.inputUrl ?? ''))).toEqual([]);
+    expect([...statuses].filter((s) => s !== 'PROCESSING' && s !== 'COMPLETED')).toEqual([]);
   });
 });
 

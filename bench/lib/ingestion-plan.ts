@@ -8,6 +8,8 @@ import { PROFILES_DIR } from './results.ts';
 import { runChild } from './spawn.ts';
 
 const URLS_PER_ROW = 3;
+/** `--expose-gc` lets the child read the heap the upload leaves behind. */
+const CHILD = { nodeArgs: ['--expose-gc'] };
 /** Targets by row count: seconds and peak RSS MB. */
 const TARGETS = { seconds: { 10_000: 5, 100_000: 20 } as Record<number, number>, rssMB: 300 };
 
@@ -29,7 +31,8 @@ function runLines(run: IngestionRun): string[] {
     `  upload ${Math.round(run.seconds * 1000)} ms of which db.create ${Math.round(db)} ms, queue.enqueue ${Math.round(enqueue)} ms,` +
       ` rest (transfer, multipart, CSV validation, GraphQL) ${Math.round(run.seconds * 1000 - db - enqueue)} ms;` +
       ` cpu ${Math.round(run.window.cpuMs)} ms; RSS before ${run.window.rssBeforeMB} MB;` +
-      ` peak heap ${run.window.memory.heapUsedMB} MB external ${run.window.memory.externalMB} MB`,
+      ` peak heap ${run.window.memory.heapUsedMB} MB external ${run.window.memory.externalMB} MB;` +
+      ` heap kept after GC ${run.retainedHeapMB ?? '?'} MB; event loop delay max ${run.window.eventLoopDelay.maxMs} ms`,
     `  targets: < ${seconds ?? '?'} s ${seconds ? verdict(run.seconds < seconds) : 'n/a'}, < ${TARGETS.rssMB} MB ${verdict(run.peakRssMB < TARGETS.rssMB)}`,
   ];
 }
@@ -42,7 +45,7 @@ export async function benchIngestion(options: BenchOptions, print: (line: string
   const runs: IngestionRun[] = [];
   for (const rows of options.rows) {
     const args: IngestionArgs = { rows, urlsPerRow: URLS_PER_ROW };
-    const run = await runChild<IngestionRun>('ingestion', args);
+    const run = await runChild<IngestionRun>('ingestion', args, CHILD);
     runLines(run).forEach(print);
     runs.push(run);
   }
@@ -52,7 +55,7 @@ export async function benchIngestion(options: BenchOptions, print: (line: string
   await mkdir(PROFILES_DIR, { recursive: true });
   const profileFile = path.join(PROFILES_DIR, `ingestion-${rows}.cpuprofile`);
   const args: IngestionArgs = { rows, urlsPerRow: URLS_PER_ROW, profileFile };
-  const profiled = await runChild<IngestionRun>('ingestion', args);
+  const profiled = await runChild<IngestionRun>('ingestion', args, CHILD);
   const summary = await summariseProfileFile(profileFile);
   print(
     `ingestion profile: one extra run, rows=${rows}, not in the figures (${profiled.seconds} s)`,

@@ -29,6 +29,8 @@ export interface IngestionRun {
   errors: string | undefined;
   productsStored: number;
   imagesStored: number;
+  /** JS heap in use after the upload and a full collection: what the service keeps. */
+  retainedHeapMB: number | null;
   /** Image jobs waiting in the in-memory queue afterwards (no worker runs). */
   queueDepth: number;
   steps: Record<string, StepTotals>;

@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 const MB = 1024 * 1024;
 
@@ -104,6 +104,16 @@ export interface WindowReport {
   windowPeakRssMB: number;
   peakResetWorked: boolean;
   memory: MemoryPeaks;
+  /** How late timers ran in the window: time the main thread could answer nothing else. */
+  eventLoopDelay: { meanMs: number; p99Ms: number; maxMs: number };
+}
+
+/** Heap still used after a full collection, in MB; null unless node ran with `--expose-gc`. */
+export function heapAfterGcMB(): number | null {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return null;
+  gc();
+  return round(process.memoryUsage().heapUsed / MB);
 }
 
 /** Runs `work` as the measured window: wall and CPU time, RSS peaks before and during it. */
@@ -114,11 +124,14 @@ export async function measureWindow<T>(
   const rssBeforeMB = rssNowMB();
   const peakResetWorked = resetPeakRss();
   const sampler = new MemorySampler();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
 
   const end = startWindow();
   const value = await work();
   const { seconds, cpuMs } = end();
 
+  loop.disable();
   const memory = sampler.stop();
   const windowPeakRssMB = peakRssMB();
   return {
@@ -131,6 +144,11 @@ export async function measureWindow<T>(
       windowPeakRssMB,
       peakResetWorked,
       memory,
+      eventLoopDelay: {
+        meanMs: round(loop.mean / 1e6),
+        p99Ms: round(loop.percentile(99) / 1e6),
+        maxMs: round(loop.max / 1e6),
+      },
     },
   };
 }

@@ -1,8 +1,7 @@
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { BenchOptions } from './cli.ts';
-import { mkdir } from 'node:fs/promises';
-
 import { profileLines, summariseProfileFile } from './cpu-profile.ts';
 import { round } from './measure.ts';
 import { startPhotoServer } from './photo-server.ts';

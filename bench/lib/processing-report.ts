@@ -14,6 +14,8 @@ export interface ModeFigures {
   peakRssMB: number;
   /** Highest peak RSS inside the measured windows. */
   windowPeakRssMB: number;
+  /** Longest the main thread was unable to run a timer, highest run. */
+  eventLoopDelayMaxMs: number;
   completed: number;
   failed: number;
   storedFiles: number;
@@ -46,6 +48,7 @@ export function figuresOf(runs: ProcessingRun[]): ModeFigures {
     cpuMsPerImage: round(mean(runs.map((r) => r.cpuMsPerImage))),
     peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
     windowPeakRssMB: Math.max(...runs.map((r) => r.window.windowPeakRssMB)),
+    eventLoopDelayMaxMs: Math.max(...runs.map((r) => r.window.eventLoopDelay.maxMs)),
     completed: sum((r) => r.completed),
     failed: sum((r) => r.failed),
     storedFiles: sum((r) => r.storedFiles),
@@ -67,7 +70,8 @@ export function sizeLines(size: SizeFigures): string[] {
     `  ratio target >= ${RATIO_TARGET}: ${met(size.ratio >= RATIO_TARGET)};` +
       ` runs img/s service ${s.perRunImagesPerSecond.join(', ')} bare ${b.perRunImagesPerSecond.join(', ')}`,
     `  every output kept: stored files ${s.storedFiles} = completed ${s.completed}: ${s.everyOutputKept ? 'yes' : 'NO'};` +
-      ` failed ${s.failed}; peakRSS inside the window service ${s.windowPeakRssMB} MB bare ${b.windowPeakRssMB} MB`,
+      ` failed ${s.failed}; peakRSS inside the window service ${s.windowPeakRssMB} MB bare ${b.windowPeakRssMB} MB;` +
+      ` event loop delay max service ${s.eventLoopDelayMaxMs} ms bare ${b.eventLoopDelayMaxMs} ms`,
     `  diagnostic pipeline (service image code, no DB/queue) ${p.imagesPerSecond} img/s cpu/img ${p.cpuMsPerImage} ms:` +
       ` pipeline/bare ${size.pipelineToBare.toFixed(2)}, service/pipeline ${size.serviceToPipeline.toFixed(2)}`,
     ...(['service', 'pipeline', 'bare'] as const).flatMap(firstRun).map(stepLine),

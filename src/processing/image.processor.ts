@@ -8,7 +8,6 @@ import type { Logger } from '../observability/logger.ts';
 import { withLogContext } from '../observability/logger.ts';
 import type { ImageJob } from '../queue/queue.ts';
 import type { ClaimedImage, ImageRepository } from '../repositories/image.repository.ts';
-import type { RequestRepository } from '../repositories/request.repository.ts';
 import type { ObjectStorage } from '../storage/storage.ts';
 import { storageKeys } from '../storage/storage.ts';
 import { DownloadError } from './image.downloader.ts';
@@ -16,7 +15,6 @@ import type { RequestFinalizer } from './request.finalizer.ts';
 
 export interface ImageProcessorDeps {
   images: ImageRepository;
-  requests: RequestRepository;
   storage: ObjectStorage;
   events: EventBus;
   finalizer: RequestFinalizer;
@@ -39,11 +37,16 @@ export class ImageProcessor {
   }
 
   private async run(job: ImageJob): Promise<void> {
-    const { images, requests, finalizer, logger } = this.deps;
+    const { images, finalizer, logger } = this.deps;
     const claimed = await images.claim(job.imageId);
     if (!claimed) return;
-    await requests.markProcessing(job.requestId);
-    await this.announce(job.requestId, claimed.image);
+    await this.deps.events.publish({
+      requestId: job.requestId,
+      status: claimed.requestStatus,
+      progress: progressOf(claimed.counts),
+      image: claimed.image,
+      at: Date.now(),
+    });
 
     const started = performance.now();
     const outcome = await this.produce(claimed);
@@ -109,22 +112,6 @@ export class ImageProcessor {
     }
     this.deps.logger.error('image processing failed unexpectedly', { error });
     return { status: 'FAILED', error: fallback };
-  }
-
-  private async announce(requestId: string, image: ImageRecord): Promise<void> {
-    const request = await this.deps.requests.findById(requestId);
-    if (!request) return;
-    await this.deps.events.publish({
-      requestId,
-      status: request.status,
-      progress: progressOf({
-        total: request.totalImages,
-        completed: request.completedImages,
-        failed: request.failedImages,
-      }),
-      image,
-      at: Date.now(),
-    });
   }
 }
 

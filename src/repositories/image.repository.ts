@@ -1,8 +1,12 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import type { ImageOutcome, ImageRecord, RequestRecord } from '../domain/request.ts';
-import type { ProcessingOptions } from '../domain/request.ts';
+import type {
+  ImageOutcome,
+  ImageRecord,
+  ProcessingOptions,
+  RequestStatus,
+} from '../domain/request.ts';
 
-/** Counters of a request right after one of its images finished. */
+/** Counters of a request right after one of its images changed. */
 export interface RequestCounts {
   requestId: string;
   total: number;
@@ -10,72 +14,94 @@ export interface RequestCounts {
   failed: number;
 }
 
-/** An image taken for processing, with what its request asked for. */
+/** An image taken for processing, with what its request asked for and where it stands. */
 export interface ClaimedImage {
   image: ImageRecord;
   options: ProcessingOptions;
+  requestStatus: RequestStatus;
+  counts: RequestCounts;
 }
 
-/** Image rows: taking one for work, and recording what became of it exactly once. */
+interface ClaimRow extends ImageRecord {
+  options: ProcessingOptions;
+  requestStatus: RequestStatus;
+  total: number;
+  completed: number;
+  failed: number;
+}
+
+/**
+ * Image rows: taking one for work, and recording what became of it exactly once. Each of the
+ * two is one SQL statement, since they run for every image and the embedded database shares
+ * the event loop with everything else.
+ */
 export class ImageRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Marks an image PROCESSING if it is still to do and its request still runs. An image found
-   * PROCESSING is taken again: its earlier worker died (delivery is at least once).
+   * Marks an image PROCESSING if it is still to do and its request still runs, and its request
+   * PROCESSING if this is its first image. An image found PROCESSING is taken again: its earlier
+   * worker died (delivery is at least once).
    *
    * @returns null when there is nothing to do: the image is finished or its request has ended
    */
   async claim(imageId: string): Promise<ClaimedImage | null> {
-    const { count } = await this.prisma.image.updateMany({
-      where: {
-        id: imageId,
-        status: { in: ['PENDING', 'PROCESSING'] },
-        request: { status: { in: ['PENDING', 'PROCESSING'] } },
-      },
-      data: { status: 'PROCESSING', attempts: { increment: 1 }, startedAt: new Date() },
-    });
-    if (count === 0) return null;
+    const rows = await this.prisma.$queryRaw<ClaimRow[]>`
+      WITH claimed AS (
+        UPDATE images SET status = 'PROCESSING', attempts = attempts + 1, started_at = now()
+        WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING')
+          AND request_id IN (SELECT id FROM requests WHERE status IN ('PENDING', 'PROCESSING'))
+        RETURNING *
+      ), started AS (
+        UPDATE requests SET status = 'PROCESSING', updated_at = now()
+        WHERE id = (SELECT request_id FROM claimed) AND status = 'PENDING'
+        RETURNING id
+      )
+      SELECT c.id, c.product_id AS "productId", c.request_id AS "requestId", c.position,
+             c.input_url AS "inputUrl", c.status::text AS status, c.output_key AS "outputKey",
+             c.output_url AS "outputUrl", c.error, c.input_bytes AS "inputBytes",
+             c.output_bytes AS "outputBytes", c.format, c.width, c.height,
+             r.options, 'PROCESSING' AS "requestStatus", r.total_images AS total,
+             r.completed_images AS completed, r.failed_images AS failed
+      FROM claimed c JOIN requests r ON r.id = c.request_id`;
+    const row = rows[0];
+    if (!row) return null;
 
-    const row = await this.prisma.image.findUniqueOrThrow({
-      where: { id: imageId },
-      include: { request: { select: { options: true } } },
-    });
-    const { request, ...image } = row;
-    return { image, options: request.options as unknown as ProcessingOptions };
+    const { options, requestStatus, total, completed, failed, ...image } = row;
+    return {
+      image,
+      options,
+      requestStatus,
+      counts: { requestId: image.requestId, total, completed, failed },
+    };
   }
 
   /**
-   * Records an image's outcome and counts it on its request, in one short transaction. Only
-   * the first outcome recorded for an image counts, so a job that runs twice is counted once.
+   * Records an image's outcome and counts it on its request, in one statement. Only the first
+   * outcome recorded for an image counts, so a job that runs twice is counted once.
    *
    * @returns the request's counters after this image, or null when the outcome was a repeat
    */
   async finish(imageId: string, outcome: ImageOutcome): Promise<RequestCounts | null> {
-    return this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.image.updateMany({
-        where: { id: imageId, status: { in: ['PENDING', 'PROCESSING'] } },
-        data: { ...outcome, finishedAt: new Date() },
-      });
-      if (count === 0) return null;
-
-      const { requestId } = await tx.image.findUniqueOrThrow({
-        where: { id: imageId },
-        select: { requestId: true },
-      });
-      const counter = outcome.status === 'COMPLETED' ? 'completedImages' : 'failedImages';
-      const request = await tx.request.update({
-        where: { id: requestId },
-        data: { [counter]: { increment: 1 } },
-        select: { totalImages: true, completedImages: true, failedImages: true },
-      });
-      return {
-        requestId,
-        total: request.totalImages,
-        completed: request.completedImages,
-        failed: request.failedImages,
-      };
-    });
+    const completed = outcome.status === 'COMPLETED' ? 1 : 0;
+    const rows = await this.prisma.$queryRaw<RequestCounts[]>`
+      WITH done AS (
+        UPDATE images SET status = ${outcome.status}::"ImageStatus",
+          output_key = ${outcome.outputKey ?? null}, output_url = ${outcome.outputUrl ?? null},
+          error = ${outcome.error ?? null}, input_bytes = ${outcome.inputBytes ?? null}::int,
+          output_bytes = ${outcome.outputBytes ?? null}::int, format = ${outcome.format ?? null},
+          width = ${outcome.width ?? null}::int, height = ${outcome.height ?? null}::int,
+          finished_at = now()
+        WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING')
+        RETURNING request_id
+      )
+      UPDATE requests r
+      SET completed_images = r.completed_images + ${completed}::int,
+          failed_images = r.failed_images + ${1 - completed}::int, updated_at = now()
+      FROM done WHERE r.id = done.request_id
+      RETURNING r.id AS "requestId", r.total_images AS total,
+                r.completed_images AS completed, r.failed_images AS failed`;
+    return rows[0] ?? null;
   }
 
   async findById(imageId: string): Promise<ImageRecord | null> {
@@ -90,14 +116,5 @@ export class ImageRepository {
       orderBy: [{ product: { position: 'asc' } }, { position: 'asc' }],
     });
     return rows.map((r) => r.id);
-  }
-
-  /** The request an image belongs to. */
-  async findRequest(imageId: string): Promise<RequestRecord | null> {
-    const row = await this.prisma.image.findUnique({
-      where: { id: imageId },
-      select: { request: true },
-    });
-    return row && { ...row.request, options: row.request.options as unknown as ProcessingOptions };
   }
 }

@@ -143,15 +143,6 @@ export class RequestRepository {
     return { items: rows.slice(0, first), hasMore: rows.length > first };
   }
 
-  /** Moves a request from PENDING to PROCESSING; false when it had already moved on. */
-  async markProcessing(id: string): Promise<boolean> {
-    const { count } = await this.prisma.request.updateMany({
-      where: { id, status: 'PENDING' },
-      data: { status: 'PROCESSING' },
-    });
-    return count === 1;
-  }
-
   /**
    * Records a request's end and, in the same transaction, one webhook delivery for each target:
    * the request's own `webhookUrl` and each active webhook its owner registered. Only the first

@@ -52,26 +52,25 @@ const MAX_WEBHOOK_URL_LENGTH = 2048;
  *
  * @throws ServiceError `BAD_USER_INPUT` saying what is wrong
  */
-export function validateWebhookUrl(value: string | null | undefined): string | null {
+export function validateWebhookUrl(
+  value: string | null | undefined,
+  field = 'webhookUrl',
+): string | null {
   if (value === null || value === undefined || value.trim() === '') return null;
   const url = value.trim();
   if (url.length > MAX_WEBHOOK_URL_LENGTH) {
     throw new ServiceError(
       'BAD_USER_INPUT',
-      `webhookUrl must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`,
+      `${field} must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`,
     );
   }
-  if (!URL.canParse(url))
-    throw new ServiceError('BAD_USER_INPUT', 'webhookUrl is not a valid URL.');
+  if (!URL.canParse(url)) throw new ServiceError('BAD_USER_INPUT', `${field} is not a valid URL.`);
   const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new ServiceError('BAD_USER_INPUT', 'webhookUrl must be an http or https URL.');
+    throw new ServiceError('BAD_USER_INPUT', `${field} must be an http or https URL.`);
   }
   if (parsed.username || parsed.password) {
-    throw new ServiceError(
-      'BAD_USER_INPUT',
-      'webhookUrl must not contain a user name or password.',
-    );
+    throw new ServiceError('BAD_USER_INPUT', `${field} must not contain a user name or password.`);
   }
   return url;
 }

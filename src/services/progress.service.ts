@@ -92,8 +92,10 @@ export class ProgressService {
       const unsubscribe = await this.events.subscribe(requestId, (event: ProgressEvent) => {
         offer({ requestId, status: event.status, progress: event.progress, image: event.image });
       });
+      const current = await this.requests.require(viewer, requestId);
+      // Whatever arrived while the snapshot was read is offered after it, so none is lost.
       const early = state.pending;
-      await send(snapshot(await this.requests.require(viewer, requestId)));
+      await send(snapshot(current));
       if (early) offer(early);
 
       await stop;

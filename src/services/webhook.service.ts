@@ -23,7 +23,7 @@ export class WebhookService {
    * @throws ServiceError `BAD_USER_INPUT` for a URL that is not http(s) or too long
    */
   async register(viewer: Viewer, url: string): Promise<{ webhook: WebhookRecord; secret: string }> {
-    const checked = validateWebhookUrl(url);
+    const checked = validateWebhookUrl(url, 'url');
     if (!checked) throw new ServiceError('BAD_USER_INPUT', 'url must not be empty.');
     const secret = makeWebhookSecret();
     return { webhook: await this.webhooks.create(viewer.subject, checked, secret), secret };

@@ -14,6 +14,8 @@ import type { ObjectStorage } from './storage.ts';
  */
 export class LocalStorage implements ObjectStorage {
   readonly kind = 'local';
+  /** Directories known to exist, so a put costs one mkdir per request, not one per file. */
+  private readonly madeDirs = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -23,7 +25,11 @@ export class LocalStorage implements ObjectStorage {
   async put(key: string, body: Buffer | Readable, _contentType: string): Promise<void> {
     const target = this.resolve(key);
     const temp = `${target}.${randomUUID()}.tmp`;
-    await mkdir(path.dirname(target), { recursive: true });
+    const dir = path.dirname(target);
+    if (!this.madeDirs.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.madeDirs.add(dir);
+    }
 
     try {
       if (Buffer.isBuffer(body)) await writeFile(temp, body);

@@ -25,7 +25,8 @@ function jittered(ms: number): number {
  */
 export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
+  private filling: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(
@@ -35,50 +36,65 @@ export class DeliveryWorker {
   ) {}
 
   start(): void {
-    this.schedule(0);
+    this.poke();
   }
 
-  /** Looks for due deliveries now, e.g. right after a request ended. */
+  /** Looks for due deliveries now, e.g. right after a request ended or an attempt finished. */
   poke(): void {
-    if (!this.stopped && !this.running) this.schedule(0);
+    if (this.stopped) return;
+    this.filling ??= this.fill().finally(() => {
+      this.filling = undefined;
+      if (!this.stopped) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => {
+          this.poke();
+        }, this.options.pollMs);
+      }
+    });
   }
 
-  /** Stops polling and waits for the attempts in flight (each bounded by the timeout). */
+  /** Stops taking deliveries and waits for the attempts in flight (each bounded by the timeout). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await this.running;
+    await this.filling;
+    await Promise.all(this.inFlight);
   }
 
-  private schedule(ms: number): void {
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.running = this.tick().finally(() => {
-        this.running = undefined;
-        if (!this.stopped) this.schedule(this.options.pollMs);
-      });
-    }, ms);
-  }
-
-  private async tick(): Promise<void> {
+  /**
+   * Takes due deliveries until every slot is busy. Each slot is freed as soon as its attempt
+   * ends, so one receiver that never answers holds one slot, not the whole worker.
+   */
+  private async fill(): Promise<void> {
+    const lease = this.options.timeoutMs * 2 + 5_000;
     try {
-      const lease = this.options.timeoutMs * 2 + 5_000;
-      for (;;) {
-        const due = await this.webhooks.claimDue(this.options.concurrency, lease);
-        if (due.length === 0 || this.stopped) return;
-        await Promise.all(
-          due.map((d) =>
-            withLogContext(
-              { requestId: d.requestId, deliveryId: d.id },
-              () => this.attempt(d),
-              false,
-            ),
-          ),
+      while (!this.stopped && this.inFlight.size < this.options.concurrency) {
+        const due = await this.webhooks.claimDue(
+          this.options.concurrency - this.inFlight.size,
+          lease,
         );
+        if (due.length === 0) return;
+        for (const delivery of due) this.launch(delivery);
       }
     } catch (error: unknown) {
-      this.logger.error('webhook delivery loop failed; retrying at the next poll', { error });
+      this.logger.error('reading the webhook schedule failed; retrying at the next poll', {
+        error,
+      });
     }
+  }
+
+  private launch(delivery: DueDelivery): void {
+    const fields = { requestId: delivery.requestId, deliveryId: delivery.id };
+    const running: Promise<void> = withLogContext(fields, () => this.attempt(delivery), false)
+      .catch((error: unknown) => {
+        // The lease runs out and the delivery is taken again at its end.
+        this.logger.error('webhook attempt could not be recorded', { error, ...fields });
+      })
+      .finally(() => {
+        this.inFlight.delete(running);
+        this.poke();
+      });
+    this.inFlight.add(running);
   }
 
   private async attempt(delivery: DueDelivery): Promise<void> {
@@ -87,11 +103,17 @@ export class DeliveryWorker {
       : await this.webhooks.ownerSecret(delivery.ownerId, makeWebhookSecret);
     const result = secret
       ? await sendWebhook(delivery, secret, this.options)
-      : { delivered: false, statusCode: null, error: 'The webhook was deleted.', durationMs: 0 };
+      : {
+          delivered: false,
+          permanent: true,
+          statusCode: null,
+          error: 'The webhook was deleted.',
+          durationMs: 0,
+        };
 
     const attempt = delivery.attempts + 1;
     const pause = this.options.retryDelaysMs[attempt - 1];
-    const retry = !result.delivered && secret !== null && pause !== undefined;
+    const retry = !result.delivered && !result.permanent && secret !== null && pause !== undefined;
     const nextAttemptAt = retry ? new Date(Date.now() + jittered(pause)) : null;
     await this.webhooks.recordAttempt(delivery, { ...result, nextAttemptAt });
 

@@ -5,6 +5,7 @@ import { Webhook } from 'standardwebhooks';
 
 import type { Lookup } from '../net/safe-fetch.ts';
 import { FetchError, safeFetch } from '../net/safe-fetch.ts';
+import type { FetchErrorCode } from '../net/safe-fetch.ts';
 
 /** A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64. */
 export function makeWebhookSecret(): string {
@@ -20,10 +21,20 @@ export interface SendOptions {
 
 export interface SendResult {
   delivered: boolean;
+  /** True when trying again cannot help: the URL or its address is refused. */
+  permanent: boolean;
   statusCode: number | null;
   error: string | null;
   durationMs: number;
 }
+
+/** Refusals by the address and URL rules: the same on every attempt. */
+const POLICY_REFUSALS = new Set<FetchErrorCode>([
+  'INVALID_URL',
+  'BLOCKED_SCHEME',
+  'BLOCKED_ADDRESS',
+  'BLOCKED_PORT',
+]);
 
 /** Bytes of the receiver's answer read at most; the answer's body is not used. */
 const MAX_ANSWER_BYTES = 64 * 1024;
@@ -69,9 +80,16 @@ export async function sendWebhook(
       : status >= 300 && status < 400
         ? `The receiver answered with a redirect (HTTP ${status}); redirects are not followed.`
         : `The receiver answered HTTP ${status}.`;
-    return { delivered, statusCode: status, error, durationMs: elapsed() };
+    return { delivered, permanent: false, statusCode: status, error, durationMs: elapsed() };
   } catch (error: unknown) {
     if (!(error instanceof FetchError)) throw error;
-    return { delivered: false, statusCode: null, error: error.message, durationMs: elapsed() };
+    const permanent = POLICY_REFUSALS.has(error.code);
+    return {
+      delivered: false,
+      permanent,
+      statusCode: null,
+      error: error.message,
+      durationMs: elapsed(),
+    };
   }
 }

@@ -64,17 +64,19 @@ export interface OpenApiDocument {
 export interface SendOptions {
   /** Bearer token; null sends no Authorization header. Defaults to the service's `alice`. */
   token?: string | null;
-  body?: FormData | string;
   headers?: Record<string, string>;
 }
 
 /** A plain-fetch client of the REST routes that checks every answer against the document. */
 export interface RestClient {
   document: OpenApiDocument;
-  send<T>(method: string, pathname: string, options?: SendOptions): Promise<RestAnswer<T>>;
-  upload(form: FormData, token?: string | null): Promise<RestAnswer<RestBody<UploadAccepted>>>;
+  /** `POST /api/upload` with any body: a form from `csvForm`, or a raw string. */
+  upload(
+    body: FormData | string,
+    options?: SendOptions,
+  ): Promise<RestAnswer<RestBody<UploadAccepted>>>;
   status(requestId: string, token?: string | null): Promise<RestAnswer<RestBody<StatusBody>>>;
-  outputCsv(requestId: string, token?: string | null): Promise<RestAnswer<unknown>>;
+  outputCsv(requestId: string, token?: string | null): Promise<RestAnswer<RestBody<object>>>;
   /**
    * Checks an answer received some other way.
    *
@@ -95,10 +97,35 @@ function templateOf(document: OpenApiDocument, pathname: string): string | undef
 }
 
 /**
+ * The JSON pointer, inside the document, of the schema of one answer's body.
+ *
+ * @throws when the document describes no such path, method, status or media type
+ */
+function schemaPointer(
+  document: OpenApiDocument,
+  answer: { method: string; pathname: string; status: number; mediaType: string },
+): string {
+  const what = `${answer.method} ${answer.pathname} ${answer.status}`;
+  const method = answer.method.toLowerCase();
+  const template = templateOf(document, answer.pathname);
+  const operation = template === undefined ? undefined : document.paths[template]?.[method];
+  const response = operation?.responses[String(answer.status)];
+  if (template === undefined || !response) {
+    throw new Error(`${what}: the OpenAPI document describes no such answer`);
+  }
+  if (!response.content?.[answer.mediaType]) {
+    throw new Error(`${what}: the document describes no ${answer.mediaType || 'empty'} body`);
+  }
+
+  const path = ['paths', template, method, 'responses', String(answer.status), 'content'];
+  return [...path, answer.mediaType, 'schema'].map(escapePointer).join('/');
+}
+
+/**
  * Builds a validator from the running service's `/api/openapi.json`. The whole document is added
  * to Ajv under its own URL, so `#/components/schemas/…` references resolve as they are written.
  */
-function createChecker(document: OpenApiDocument, documentUrl: string) {
+function createChecker(document: OpenApiDocument, documentUrl: string): RestClient['check'] {
   const ajv = new Ajv2020({ strict: false, allErrors: true });
   ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
   ajv.addFormat(
@@ -109,41 +136,16 @@ function createChecker(document: OpenApiDocument, documentUrl: string) {
   ajv.addSchema(document, documentUrl);
   const compiled = new Map<string, ValidateFunction>();
 
-  return (method: string, pathname: string, status: number, contentType: string, text: string) => {
-    const what = `${method} ${pathname} ${status}`;
-    const template = templateOf(document, pathname);
-    const operation = template && document.paths[template]?.[method.toLowerCase()];
-    const response = operation?.responses[String(status)];
-    if (!template || !response)
-      throw new Error(`${what}: the OpenAPI document describes no such answer`);
+  return (method, pathname, status, contentType, text) => {
     const mediaType = contentType.split(';')[0]?.trim() ?? '';
-    if (!response.content?.[mediaType]) {
-      throw new Error(`${what}: the document has no ${mediaType || 'empty'} body for this answer`);
-    }
+    const ref = `${documentUrl}#/${schemaPointer(document, { method, pathname, status, mediaType })}`;
+    const validate = compiled.get(ref) ?? ajv.compile({ $ref: ref });
+    compiled.set(ref, validate);
 
-    const pointer = [
-      'paths',
-      template,
-      method.toLowerCase(),
-      'responses',
-      String(status),
-      'content',
-      mediaType,
-      'schema',
-    ]
-      .map(escapePointer)
-      .join('/');
-    const ref = `${documentUrl}#/${pointer}`;
-    let validate = compiled.get(ref);
-    if (!validate) {
-      validate = ajv.compile({ $ref: ref });
-      compiled.set(ref, validate);
-    }
     const value: unknown = mediaType === 'application/json' ? JSON.parse(text) : text;
     if (!validate(value)) {
-      throw new Error(
-        `${what}: the body does not match the OpenAPI schema: ${ajv.errorsText(validate.errors)}`,
-      );
+      const errors = ajv.errorsText(validate.errors);
+      throw new Error(`${method} ${pathname} ${status}: the body breaks its schema: ${errors}`);
     }
   };
 }
@@ -154,7 +156,11 @@ export async function createRestClient(service: TestService): Promise<RestClient
   const document = (await (await fetch(documentUrl)).json()) as OpenApiDocument;
   const check = createChecker(document, documentUrl);
 
-  async function send<T>(method: string, pathname: string, options: SendOptions = {}) {
+  async function send(
+    method: string,
+    pathname: string,
+    options: SendOptions & { body?: FormData | string } = {},
+  ): Promise<RestAnswer<unknown>> {
     const token = options.token === undefined ? service.token() : options.token;
     const res = await fetch(`${service.url}${pathname}`, {
       method,
@@ -162,24 +168,28 @@ export async function createRestClient(service: TestService): Promise<RestClient
       body: options.body ?? null,
     });
     const text = await res.text();
+    const contentType = res.headers.get('content-type') ?? '';
 
-    check(method, pathname, res.status, res.headers.get('content-type') ?? '', text);
-    const isJson = res.headers.get('content-type')?.startsWith('application/json') === true;
-    return {
-      status: res.status,
-      headers: res.headers,
-      text,
-      body: (isJson ? JSON.parse(text) : text) as T,
-    };
+    check(method, pathname, res.status, contentType, text);
+    const body: unknown = contentType.startsWith('application/json') ? JSON.parse(text) : text;
+    return { status: res.status, headers: res.headers, text, body };
   }
 
+  // The casts are what `check` has just verified against the document.
   return {
     document,
-    send,
-    upload: (form, token) => send('POST', '/api/upload', { body: form, token }),
-    status: (requestId, token) => send('GET', `/api/status/${requestId}`, { token }),
-    outputCsv: (requestId, token) =>
-      send('GET', `/api/requests/${requestId}/output.csv`, { token }),
+    upload: async (body, options) =>
+      (await send('POST', '/api/upload', { ...options, body })) as RestAnswer<
+        RestBody<UploadAccepted>
+      >,
+    status: async (requestId, token) =>
+      (await send('GET', `/api/status/${requestId}`, { token })) as RestAnswer<
+        RestBody<StatusBody>
+      >,
+    outputCsv: async (requestId, token) =>
+      (await send('GET', `/api/requests/${requestId}/output.csv`, { token })) as RestAnswer<
+        RestBody<object>
+      >,
     check,
   };
 }

@@ -200,9 +200,12 @@ function subscribeProgress(client: Client, requestId: string): ProgressSubscript
   const done = deferred<ReceivedEvent[]>();
 
   const fail = (error: unknown) => {
+    const { code } = closeInfo(error);
     const failure = Array.isArray(error)
       ? new SubscriptionFailed(error as GraphQLFormattedError[], null, [...events])
-      : new SubscriptionFailed([], closeInfo(error).code, [...events]);
+      : code === -1
+        ? new SubscriptionFailed([{ message: String(error) }], null, [...events])
+        : new SubscriptionFailed([], code, [...events]);
     first.reject(failure);
     done.reject(failure);
   };

@@ -1,0 +1,10 @@
+import { loadConfig } from './src/config.ts';
+import { createLogger } from './src/observability/logger.ts';
+import { startService } from './src/service.ts';
+const config = loadConfig({ DATA_DIR: '/tmp/d4', PORT: '0', JWT_SECRET: 'a'.repeat(40), LOG_LEVEL: 'debug' });
+const s = await startService(config, createLogger(config.log));
+const t = Date.now();
+const timer = setTimeout(() => { console.log('hung; handles', process.getActiveResourcesInfo()); process.exit(1); }, 8000);
+await s.stop();
+clearTimeout(timer);
+console.log('total', Date.now() - t);
