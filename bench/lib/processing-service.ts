@@ -16,7 +16,6 @@ function instrument(app: App, steps: StepTimer): void {
   steps.wrap(app.processor, 'handle', 'job');
   steps.wrap(app.repositories.images, 'claim', 'db.claim');
   steps.wrap(app.repositories.images, 'finish', 'db.finishImage');
-  steps.wrap(app.repositories.requests, 'markProcessing', 'db.markProcessing');
   steps.wrap(app.repositories.requests, 'findById', 'db.findRequest');
   steps.wrap(app.storage, 'put', 'store.put');
   steps.wrap(app.events, 'publish', 'events.publish');
