@@ -32,6 +32,7 @@ export class HttpServer {
   private readonly express = express();
   private apollo: ApolloServer<GraphQLContext> | undefined;
   private app: App | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly config: Config,
@@ -125,16 +126,16 @@ export class HttpServer {
     this.app = app;
   }
 
-  /** Stops accepting connections and waits for requests in flight. */
-  async close(): Promise<void> {
-    if (this.apollo) {
-      await this.apollo.stop();
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      this.server.close(() => {
-        resolve();
-      });
-    });
+  /** Stops accepting connections and waits for requests in flight. Safe to call twice. */
+  close(): Promise<void> {
+    // Apollo 5's stop() never settles for a second caller while the first is running.
+    this.closing ??= this.apollo
+      ? this.apollo.stop()
+      : new Promise<void>((resolve) => {
+          this.server.close(() => {
+            resolve();
+          });
+        });
+    return this.closing;
   }
 }

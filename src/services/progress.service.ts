@@ -92,15 +92,17 @@ export class ProgressService {
       const unsubscribe = await this.events.subscribe(requestId, (event: ProgressEvent) => {
         offer({ requestId, status: event.status, progress: event.progress, image: event.image });
       });
-      const current = await this.requests.require(viewer, requestId);
-      // Whatever arrived while the snapshot was read is offered after it, so none is lost.
-      const early = state.pending;
-      await send(snapshot(current));
-      if (early) offer(early);
-
-      await stop;
-      clearTimeout(timer);
-      unsubscribe();
+      try {
+        const current = await this.requests.require(viewer, requestId);
+        // Whatever arrived while the snapshot was read is offered after it, so none is lost.
+        const early = state.pending;
+        await send(snapshot(current));
+        if (early) offer(early);
+        await stop;
+      } finally {
+        clearTimeout(timer);
+        unsubscribe();
+      }
     });
   }
 }
