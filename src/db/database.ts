@@ -39,7 +39,12 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 async function openPGlite(options: DatabaseOptions): Promise<Database> {
   await mkdir(options.pgliteDir, { recursive: true });
-  const pglite = await PGlite.create({ dataDir: options.pgliteDir });
+  const pglite = await PGlite.create({
+    dataDir: options.pgliteDir,
+    // PostgreSQL's default 128 MB of shared buffers lives in the WebAssembly heap and is never
+    // given back; the embedded shape serves one process, so a smaller cache is plenty.
+    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'],
+  });
   const factory = new PGliteAdapterFactory(pglite);
 
   const applied = await applyMigrations(factory);
