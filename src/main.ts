@@ -8,7 +8,6 @@ import { DataDirLockedError } from './db/data-dir-lock.ts';
 import type { Logger } from './observability/logger.ts';
 import { createLogger } from './observability/logger.ts';
 import type { Service } from './service.ts';
-import { startService } from './service.ts';
 
 function readConfig(): Config {
   try {
@@ -22,6 +21,9 @@ function readConfig(): Config {
 
 async function start(config: Config, logger: Logger): Promise<Service> {
   try {
+    // Loaded after the configuration is checked, so a bad variable is reported at once rather
+    // than after the whole service (sharp, Prisma, Apollo) has been loaded.
+    const { startService } = await import('./service.ts');
     return await startService(config, logger);
   } catch (error: unknown) {
     logger.error(error instanceof DataDirLockedError ? error.message : 'could not start', {

@@ -33,7 +33,9 @@ function runLines(run: IngestionRun): string[] {
       ` cpu ${Math.round(run.window.cpuMs)} ms; RSS before ${run.window.rssBeforeMB} MB;` +
       ` peak heap ${run.window.memory.heapUsedMB} MB external ${run.window.memory.externalMB} MB;` +
       ` heap kept after GC ${run.retainedHeapMB ?? '?'} MB; event loop delay max ${run.window.eventLoopDelay.maxMs} ms`,
-    `  targets: < ${seconds ?? '?'} s ${seconds ? verdict(run.seconds < seconds) : 'n/a'}, < ${TARGETS.rssMB} MB ${verdict(run.peakRssMB < TARGETS.rssMB)}`,
+    // The RSS target is the upload's: a running service's peak while it takes the file. The
+    // one-time creation of a new embedded database (startup) is reported apart above.
+    `  targets: < ${seconds ?? '?'} s ${seconds ? verdict(run.seconds < seconds) : 'n/a'}, < ${TARGETS.rssMB} MB during the upload ${verdict(run.window.windowPeakRssMB < TARGETS.rssMB)}`,
   ];
 }
 

@@ -31,6 +31,12 @@ export interface NewRequest {
  * column (`unnest`), so its parameter count stays constant however large the file.
  */
 const INSERT_BATCH = 5_000;
+/**
+ * Lets other work run between two batches: the embedded database runs on this thread, and a
+ * large upload would otherwise hold health checks, pings and other clients for seconds.
+ */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** A large upload's transaction may run for a while; it holds no network or CPU work. */
 const CREATE_TIMEOUT_MS = 120_000;
 
@@ -84,6 +90,7 @@ export class RequestRepository {
             FROM unnest(${batch.map((p) => p.id)}::uuid[], ${batch.map((p) => p.serialNumber)}::int[],
                         ${batch.map((p) => p.name)}::text[], ${batch.map((p) => p.position)}::int[])
               AS u(id, serial, name, position)`;
+          await yieldToEventLoop();
         }
         for (const batch of imageBatches(products)) {
           await tx.$executeRaw`
@@ -92,6 +99,7 @@ export class RequestRepository {
             FROM unnest(${batch.ids}::uuid[], ${batch.productIds}::uuid[],
                         ${batch.positions}::int[], ${batch.urls}::text[])
               AS u(id, product_id, position, input_url)`;
+          await yieldToEventLoop();
         }
         return created;
       },
