@@ -2,9 +2,11 @@ import 'reflect-metadata';
 
 import { DateTimeResolver } from 'graphql-scalars';
 import type { GraphQLSchema } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema } from 'type-graphql';
 import type { ContainerType } from 'type-graphql';
 
+import { permissions } from './permissions.ts';
 import { ProgressResolver } from './resolvers/progress.resolver.ts';
 import { RequestResolver } from './resolvers/request.resolver.ts';
 import { UploadResolver } from './resolvers/upload.resolver.ts';
@@ -35,11 +37,12 @@ const unusedPubSub = {
 };
 
 export async function buildGraphQLSchema(container?: ContainerType): Promise<GraphQLSchema> {
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: RESOLVERS,
     container: container ?? { get: () => undefined },
     scalarsMap: [{ type: Date, scalar: DateTimeResolver }],
     validate: false,
     pubSub: unusedPubSub,
   });
+  return applyMiddleware(schema, permissions);
 }
