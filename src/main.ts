@@ -26,9 +26,12 @@ async function start(config: Config, logger: Logger): Promise<Service> {
     const { startService } = await import('./service.ts');
     return await startService(config, logger);
   } catch (error: unknown) {
-    logger.error(error instanceof DataDirLockedError ? error.message : 'could not start', {
-      ...(!(error instanceof DataDirLockedError) && { error }),
-    });
+    if (error instanceof DataDirLockedError) logger.error(error.message);
+    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      logger.error(
+        `Port ${config.port} on ${config.host} is already in use; stop what uses it or set PORT.`,
+      );
+    } else logger.error('could not start', { error });
     process.exit(1);
   }
 }

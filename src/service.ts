@@ -27,33 +27,51 @@ export interface Service {
  */
 export async function startService(config: Config, logger: Logger): Promise<Service> {
   const unlock = config.database.url ? undefined : await lockDataDir(config.dataDir);
-  const http = config.role === 'worker' ? undefined : await HttpServer.listen(config, logger);
-  const publicUrl = http?.publicUrl ?? config.publicUrl ?? `http://localhost:${config.port}`;
+  let http: HttpServer | undefined;
+  let app: App | undefined;
+  try {
+    http = config.role === 'worker' ? undefined : await HttpServer.listen(config, logger);
+    const publicUrl = http?.publicUrl ?? config.publicUrl ?? `http://localhost:${config.port}`;
+    app = await createApp(config, logger, publicUrl);
+    if (config.role !== 'api') await startWorker(app);
+    const jwtSecret = http ? await mountApi(http, app, config, logger) : config.jwt.secret;
 
-  const app = await createApp(config, logger, publicUrl);
-  if (config.role !== 'api') await startWorker(app);
-
-  let jwtSecret = config.jwt.secret;
-  if (http) {
-    if (!config.jwt.secret && !config.jwt.publicKey) {
-      const made = await loadOrCreateSecret(config.dataDir);
-      if (made.created) logger.info('made a new JWT secret in the data directory');
-      jwtSecret = made.secret;
-    }
-    const verifyToken = createTokenVerifier({ ...config.jwt, secret: jwtSecret });
-    await http.mount(app, await buildGraphQLSchema(createContainer(app)), verifyToken);
+    const [started, server] = [app, http];
+    return {
+      app: started,
+      url: server?.url,
+      jwtSecret,
+      stop: async () => {
+        await server?.close();
+        await closeApp(started, config.shutdownGraceMs);
+        await unlock?.();
+      },
+    };
+  } catch (error: unknown) {
+    // Whatever was opened is closed again, and the data directory is left free.
+    await http?.close().catch(() => undefined);
+    if (app) await closeApp(app, 0).catch(() => undefined);
+    await unlock?.();
+    throw error;
   }
+}
 
-  return {
-    app,
-    url: http?.url,
-    jwtSecret,
-    stop: async () => {
-      await http?.close();
-      await closeApp(app, config.shutdownGraceMs);
-      await unlock?.();
-    },
-  };
+/** Serves GraphQL, REST and files from `app`; returns the HS256 secret tokens are checked with. */
+async function mountApi(
+  http: HttpServer,
+  app: App,
+  config: Config,
+  logger: Logger,
+): Promise<string | undefined> {
+  let jwtSecret = config.jwt.secret;
+  if (!config.jwt.secret && !config.jwt.publicKey) {
+    const made = await loadOrCreateSecret(config.dataDir);
+    if (made.created) logger.info('made a new JWT secret in the data directory');
+    jwtSecret = made.secret;
+  }
+  const verifyToken = createTokenVerifier({ ...config.jwt, secret: jwtSecret });
+  await http.mount(app, await buildGraphQLSchema(createContainer(app)), verifyToken);
+  return jwtSecret;
 }
 
 /** A token for `subject` signed with the service's secret (development and tests). */

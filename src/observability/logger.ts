@@ -93,6 +93,8 @@ export function createLogger(options: {
   format: 'json' | 'pretty';
   stream?: NodeJS.WritableStream;
 }): Logger {
+  // Colours only for a person at a terminal, not for a file or a pipe.
+  const colours = !options.stream && process.stdout.isTTY;
   const base = [
     addContext(),
     winston.format.errors({ stack: true }),
@@ -102,7 +104,7 @@ export function createLogger(options: {
   const format =
     options.format === 'json'
       ? winston.format.combine(...base, winston.format.json())
-      : winston.format.combine(...base, winston.format.colorize(), pretty);
+      : winston.format.combine(...base, ...(colours ? [winston.format.colorize()] : []), pretty);
   // The transport sets no level of its own: the logger's level is the only gate.
   const transports = [
     options.stream
