@@ -72,13 +72,18 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     maxPixels: config.processing.maxImagePixels,
     logger,
   });
-  const requestService = new RequestService(requests, queue, {
-    maxRows: config.limits.csvRows,
-    maxUrlsPerRow: config.limits.urlsPerRow,
-    maxImages: config.limits.imagesPerRequest,
-    maxUrlLength: config.limits.urlLength,
-    maxNameLength: config.limits.nameLength,
-  });
+  const requestService = new RequestService(
+    requests,
+    queue,
+    {
+      maxRows: config.limits.csvRows,
+      maxUrlsPerRow: config.limits.urlsPerRow,
+      maxImages: config.limits.imagesPerRequest,
+      maxUrlLength: config.limits.urlLength,
+      maxNameLength: config.limits.nameLength,
+    },
+    finalizer,
+  );
 
   return {
     config,

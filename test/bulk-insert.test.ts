@@ -15,6 +15,7 @@ import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { MemoryQueue } from '../src/queue/queue.memory.ts';
 import type { NewProduct } from '../src/repositories/request.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
+import type { RequestFinalizer } from '../src/processing/request.finalizer.ts';
 import { RequestService } from '../src/services/request.service.ts';
 import { fixtureCsv } from './helpers/image-server.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
@@ -176,13 +177,21 @@ describe('a CSV whose rows are rejected', () => {
   });
 
   it('is refused with CSV_INVALID listing its 4 problems, and nothing is stored', async () => {
-    const service = new RequestService(new RequestRepository(prisma), new MemoryQueue(), {
+    const limits = {
       maxRows: 100_000,
       maxUrlsPerRow: 50,
       maxImages: 300_000,
       maxUrlLength: 2_048,
       maxNameLength: 500,
-    });
+    };
+    // Uploading never ends a request, so no finalizer is reached on this path.
+    const noFinalizer = {} as RequestFinalizer;
+    const service = new RequestService(
+      new RequestRepository(prisma),
+      new MemoryQueue(),
+      limits,
+      noFinalizer,
+    );
     const csv = await fixtureCsv('invalid-rows.csv', 'https://images.example.com');
 
     const error: unknown = await service

@@ -45,7 +45,13 @@ export const RULES = {
     'webhookSigningSecret',
     'webhookDeliveries',
   ),
-  Mutation: every(isAuthenticated, 'uploadCsv', 'registerWebhook', 'deleteWebhook'),
+  Mutation: every(
+    isAuthenticated,
+    'uploadCsv',
+    'cancelRequest',
+    'registerWebhook',
+    'deleteWebhook',
+  ),
   Subscription: every(isAuthenticated, 'requestProgress'),
   Request: every(
     ownsRequest,

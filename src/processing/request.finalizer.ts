@@ -1,4 +1,5 @@
-import { finalStatus, progressOf } from '../domain/request.ts';
+import type { RequestRecord, TerminalStatus } from '../domain/request.ts';
+import { finalStatus, isTerminal, progressOf } from '../domain/request.ts';
 import type { EventBus } from '../events/event-bus.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RequestRepository } from '../repositories/request.repository.ts';
@@ -22,39 +23,63 @@ export class RequestFinalizer {
     private readonly onEnded: () => void = () => undefined,
   ) {}
 
+  /** Ends a request whose images are all done; does nothing while some are left. */
   async finish(requestId: string): Promise<void> {
     const request = await this.requests.findById(requestId);
-    if (!request) return;
-    const counts = {
-      total: request.totalImages,
-      completed: request.completedImages,
-      failed: request.failedImages,
-    };
+    if (!request || isTerminal(request.status)) return;
+    const counts = countsOf(request);
     if (counts.completed + counts.failed < counts.total) return;
+    await this.end(request, finalStatus(counts));
+  }
 
-    const key = storageKeys.outputCsv(requestId);
+  /**
+   * Ends a request at once as CANCELLED: images not started are never processed, the output CSV
+   * holds what was done so far, and the webhooks follow as for any end.
+   *
+   * @returns the request as it now is
+   */
+  async cancel(request: RequestRecord): Promise<RequestRecord> {
+    if (isTerminal(request.status)) return request;
+    return (
+      (await this.end(request, 'CANCELLED')) ??
+      (await this.requests.findById(request.id)) ??
+      request
+    );
+  }
+
+  private async end(request: RequestRecord, status: TerminalStatus): Promise<RequestRecord | null> {
+    const key = storageKeys.outputCsv(request.id);
     await this.storage.put(
       key,
-      outputCsvStream((first, after) => this.requests.listProducts(requestId, first, after)),
+      outputCsvStream((first, after) => this.requests.listProducts(request.id, first, after)),
       'text/csv; charset=utf-8',
     );
 
-    const status = finalStatus(counts);
     const ended = await this.requests.finish(
-      requestId,
+      request.id,
       { status, outputCsvKey: key, completedAt: new Date() },
-      async (request) => completionPayload(request, await this.storage.urlFor(key)),
+      async (row) => completionPayload(row, await this.storage.urlFor(key)),
     );
-    if (!ended) return;
+    if (!ended) return null;
 
-    this.logger.info('request ended', { requestId, status, ...counts });
+    const counts = countsOf(ended);
+    this.logger.info('request ended', { requestId: request.id, status, ...counts });
     this.onEnded();
     await this.events.publish({
-      requestId,
+      requestId: request.id,
       status,
       progress: progressOf(counts),
       image: null,
       at: Date.now(),
     });
+    return ended;
   }
+}
+
+function countsOf(request: RequestRecord) {
+  return {
+    total: request.totalImages,
+    completed: request.completedImages,
+    failed: request.failedImages,
+  };
 }

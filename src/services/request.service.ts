@@ -8,6 +8,7 @@ import type { Viewer } from '../domain/viewer.ts';
 import { canSee } from '../domain/viewer.ts';
 import { ServiceError } from '../errors.ts';
 import type { JobQueue } from '../queue/queue.ts';
+import type { RequestFinalizer } from '../processing/request.finalizer.ts';
 import type { NewProduct, RequestRepository } from '../repositories/request.repository.ts';
 
 export interface UploadInput {
@@ -29,6 +30,7 @@ export class RequestService {
     private readonly requests: RequestRepository,
     private readonly queue: JobQueue,
     private readonly csvLimits: CsvLimits,
+    private readonly finalizer: RequestFinalizer,
   ) {}
 
   /**
@@ -101,6 +103,16 @@ export class RequestService {
     const request = await this.get(viewer, id);
     if (!request) throw new ServiceError('NOT_FOUND', `No request with id ${id} was found.`);
     return request;
+  }
+
+  /**
+   * Cancels a running request: images not yet started are not processed, and it ends CANCELLED
+   * with its output CSV and webhooks. A request that has already ended is returned as it is.
+   *
+   * @throws ServiceError `NOT_FOUND` when the request is not the viewer's
+   */
+  async cancel(viewer: Viewer, id: string): Promise<RequestRecord> {
+    return this.finalizer.cancel(await this.require(viewer, id));
   }
 
   /** The viewer's requests (every owner's for an admin), newest first. */

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 
-import { Arg, Ctx, FieldResolver, ID, Int, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Ctx, FieldResolver, ID, Int, Mutation, Query, Resolver, Root } from 'type-graphql';
 
 import type { Progress as ProgressValue } from '../../domain/request.ts';
 import { isTerminal, progressOf } from '../../domain/request.ts';
@@ -64,6 +64,17 @@ export class RequestResolver {
       edges,
       pageInfo: { hasNextPage: page.hasMore, endCursor: edges.at(-1)?.cursor ?? null },
     };
+  }
+
+  @Mutation(() => Request, {
+    description:
+      'Cancels a running request: images not started are skipped; it ends CANCELLED with its output CSV and webhooks. An ended request is returned unchanged.',
+  })
+  async cancelRequest(
+    @Arg('id', () => ID) id: string,
+    @Ctx() { viewer }: GraphQLContext,
+  ): Promise<Request> {
+    return this.service.cancel(viewer, id);
   }
 
   @FieldResolver(() => Progress, {
