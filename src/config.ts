@@ -77,6 +77,11 @@ const envSchema = z.object({
     .transform((v) => v.split(',').map(Number)),
   WEBHOOK_POLL_MS: int(10).default(1_000),
   WEBHOOK_CONCURRENCY: int(1, 100).default(4),
+  GRAPHQL_MAX_DEPTH: int(1, 100).default(12),
+  GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
+  GRAPHQL_MAX_COST: int(1).default(5_000),
+  GRAPHQL_MAX_TOKENS: int(1).default(2_000),
+  GRAPHQL_MAX_DIRECTIVES: int(0).default(20),
   WS_KEEPALIVE_MS: int(100).default(12_000),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(64 * 1024),
 });
@@ -171,6 +176,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    graphql: Object.freeze({
+      maxDepth: e.GRAPHQL_MAX_DEPTH,
+      maxAliases: e.GRAPHQL_MAX_ALIASES,
+      maxCost: e.GRAPHQL_MAX_COST,
+      maxTokens: e.GRAPHQL_MAX_TOKENS,
+      maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+    }),
     webhooks: Object.freeze({
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,
       retryDelaysMs: Object.freeze(e.WEBHOOK_RETRY_DELAYS_MS),

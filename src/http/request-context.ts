@@ -23,7 +23,7 @@ export function requestContext(logger: Logger): RequestHandler {
       withLogContext({ httpRequestId }, () => {
         logger.http('http request', {
           method: req.method,
-          path: req.path,
+          path: req.originalUrl.split('?')[0],
           status: res.statusCode,
           durationMs: Math.round(performance.now() - started),
         });

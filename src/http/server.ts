@@ -4,6 +4,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 import { ApolloServer } from '@apollo/server';
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -18,6 +19,8 @@ import { authFromHeaders } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
+import { queryProtection } from '../graphql/limits.ts';
+import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
 import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
 import { attachSubscriptionServer } from './subscriptions.ts';
@@ -80,11 +83,13 @@ export class HttpServer {
   async mount(app: App, schema: GraphQLSchema, verifyToken: TokenVerifier): Promise<void> {
     const { config, logger } = this;
     const formatError = createErrorFormatter(logger);
+    const protection = queryProtection(config.graphql);
     const closeSubscriptions = attachSubscriptionServer(this.server, {
       schema,
       verifyToken,
       progress: app.progressService,
       formatError,
+      validationRules: protection.validationRules,
       ...config.websocket,
     });
     this.apollo = new ApolloServer<GraphQLContext>({
@@ -94,7 +99,11 @@ export class HttpServer {
       // The process's own signal handlers stop everything in order (src/main.ts).
       stopOnTerminationSignals: false,
       formatError,
+      allowBatchedHttpRequests: false,
+      validationRules: protection.validationRules,
       plugins: [
+        // The armour's plugins read no context, so they serve any context type.
+        ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
       ],
@@ -114,6 +123,8 @@ export class HttpServer {
     );
     this.express.use(
       '/graphql',
+      // Refused before any byte of the body is read or written to a temporary file.
+      guardMultipart(verifyToken),
       graphqlUploadExpress({ maxFileSize: config.limits.csvBytes, maxFiles: 1 }),
       express.json({ limit: '1mb' }),
       expressMiddleware(this.apollo, {
@@ -123,6 +134,9 @@ export class HttpServer {
           }),
       }),
     );
+    this.express.use('/graphql', graphqlBodyErrors);
+    this.express.use(notFound);
+    this.express.use(lastResort(logger));
     this.app = app;
   }
 

@@ -1,6 +1,7 @@
 import type http from 'node:http';
 
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { specifiedRules, validate } from 'graphql';
+import type { GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -19,6 +20,8 @@ export interface SubscriptionServerOptions {
   keepAliveMs: number;
   /** Largest WebSocket message accepted, in bytes. */
   maxPayloadBytes: number;
+  /** Rules added to GraphQL's own, as for HTTP (document size, depth, aliases). */
+  validationRules: readonly ValidationRule[];
 }
 
 /** What a connection keeps between `connection_init` and its close. */
@@ -56,6 +59,8 @@ export function attachSubscriptionServer(
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: options.schema,
+      validate: (schema, document) =>
+        validate(schema, document, [...specifiedRules, ...options.validationRules]),
       onConnect: (ctx) => {
         const auth = authFromConnectionParams(ctx.connectionParams, options.verifyToken);
         if (!auth) return false;

@@ -8,7 +8,7 @@ import { sniffSignature } from './image.signature.ts';
  * - `CORRUPT_IMAGE`: a supported format whose data is damaged or cut short.
  */
 export type TransformErrorCode =
-  'NOT_AN_IMAGE' | 'UNSUPPORTED_FORMAT' | 'TOO_MANY_PIXELS' | 'CORRUPT_IMAGE';
+  'NOT_AN_IMAGE' | 'UNSUPPORTED_FORMAT' | 'TOO_MANY_PIXELS' | 'CORRUPT_IMAGE' | 'TOO_SLOW';
 
 /**
  * A permanent failure of one input image. `code` is stable for programs; `message` is plain

@@ -18,6 +18,11 @@ export interface TransformOptions {
   keepMetadata: boolean;
   /** Largest input in pixels, counted as width × height × frames decoded; an integer above 0. */
   maxPixels: number;
+  /**
+   * Longest time libvips may spend on one image, in seconds; then it fails with TOO_SLOW.
+   * @defaultValue 30
+   */
+  timeoutSeconds?: number;
 }
 
 /** One re-encoded image, ready to store. */

@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import type { Metadata, OutputInfo, Sharp } from 'sharp';
 
 import {
+  ImageTransformError,
   isPixelLimitError,
   toTransformError,
   tooManyPixelsError,
@@ -83,9 +84,13 @@ function keepInputMetadata(pipeline: Sharp, metadata: Metadata): void {
   }
 }
 
+const DEFAULT_TIMEOUT_SECONDS = 30;
+
 function buildPipeline(input: Buffer, plan: Plan, options: TransformOptions): Sharp {
   const { metadata, target, animated } = plan;
   const pipeline = sharp(input, { limitInputPixels: options.maxPixels, failOn: 'error', animated });
+  // A small file can still be costly to render (an SVG with a large blur): bound the time.
+  pipeline.timeout({ seconds: options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS });
 
   // Orientation is applied before the resize, so the bounds apply to the upright image.
   pipeline.autoOrient();
@@ -127,6 +132,13 @@ async function encode(
     return await pipeline.toBuffer({ resolveWithObject: true });
   } catch (error: unknown) {
     const { width, height } = plan.metadata;
+    if (error instanceof Error && error.message.startsWith('timeout')) {
+      throw new ImageTransformError(
+        'TOO_SLOW',
+        'The image took too long to process; it may be far more complex than a product photo',
+        { cause: error },
+      );
+    }
     throw isPixelLimitError(error)
       ? tooManyPixelsError(width, height, plan.frames, maxPixels, error)
       : toTransformError(error, input);

@@ -38,5 +38,13 @@ async function* rows(readPage: ReadPage): AsyncGenerator<string[]> {
  * row per product in file order, read from the database a page at a time.
  */
 export function outputCsvStream(readPage: ReadPage): Readable {
-  return Readable.from(rows(readPage)).pipe(stringify({ header: true, columns: OUTPUT_COLUMNS }));
+  return Readable.from(rows(readPage)).pipe(
+    stringify({
+      header: true,
+      columns: OUTPUT_COLUMNS,
+      // A cell starting with = + - @ is written with a leading ' so a spreadsheet shows it as
+      // text instead of running it as a formula.
+      escape_formulas: true,
+    }),
+  );
 }

@@ -64,6 +64,9 @@ export function validateWebhookUrl(
       `${field} must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`,
     );
   }
+  if (Array.from(url).some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+    throw new ServiceError('BAD_USER_INPUT', `${field} must not contain control characters.`);
+  }
   if (!URL.canParse(url)) throw new ServiceError('BAD_USER_INPUT', `${field} is not a valid URL.`);
   const parsed = new URL(url);
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {

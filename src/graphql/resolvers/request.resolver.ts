@@ -21,8 +21,18 @@ const isRequestCursor = (v: unknown): v is RequestCursor =>
   typeof (v as RequestCursor).c === 'string' &&
   typeof (v as RequestCursor).i === 'string' &&
   isUuid((v as RequestCursor).i) &&
-  !Number.isNaN(Date.parse((v as RequestCursor).c));
-const isPosition = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
+  isIsoInstant((v as RequestCursor).c);
+const isPosition = (v: unknown): v is number =>
+  Number.isInteger(v) && (v as number) >= 0 && (v as number) <= MAX_POSITION;
+
+/** Positions are stored as 32-bit integers. */
+const MAX_POSITION = 2 ** 31 - 1;
+
+/** True for an instant written as this service writes them (`toISOString`). */
+function isIsoInstant(value: string): boolean {
+  const time = Date.parse(value);
+  return !Number.isNaN(time) && new Date(time).toISOString() === value;
+}
 
 @Resolver(() => Request)
 export class RequestResolver {

@@ -7,6 +7,7 @@ import type { FileUpload } from 'graphql-upload-ts';
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 
 import { ServiceError } from '../../errors.ts';
+import { isCsvUpload } from '../../services/csv-file.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
 import type { RequestService } from '../../services/request.service.ts';
 import type { Logger } from '../../observability/logger.ts';
@@ -57,6 +58,12 @@ export class UploadResolver {
         options: resolveProcessingOptions(options, this.defaultQuality),
       };
       const file = await upload;
+      if (!isCsvUpload(file.mimetype, file.filename)) {
+        throw new ServiceError(
+          'BAD_USER_INPUT',
+          `The file must be a CSV (text/csv), not ${file.mimetype}.`,
+        );
+      }
       // Throws at once when the upload already broke (over the size limit, cut off).
       stream = file.createReadStream();
       const request = await this.requests.upload(viewer, {

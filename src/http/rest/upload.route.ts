@@ -8,6 +8,7 @@ import { ServiceError } from '../../errors.ts';
 import type { ParsedProduct } from '../../csv/csv.validator.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
 import type { ProcessingOptionsRequest } from '../../services/processing-options.ts';
+import { isCsvUpload } from '../../services/csv-file.ts';
 import type { RequestService } from '../../services/request.service.ts';
 import { viewerOf } from './auth.middleware.ts';
 
@@ -17,20 +18,6 @@ export interface UploadRouteOptions {
   defaultQuality: number;
   /** Absolute URL of `/api/status/:id` for a request id. */
   statusUrl: (requestId: string) => string;
-}
-
-const CSV_TYPES = new Set([
-  'text/csv',
-  'application/csv',
-  'text/plain',
-  'application/vnd.ms-excel',
-]);
-
-function isCsv(mimeType: string, fileName: string): boolean {
-  return (
-    CSV_TYPES.has(mimeType.toLowerCase()) ||
-    (mimeType === 'application/octet-stream' && /\.csv$/i.test(fileName))
-  );
 }
 
 const badInput = (message: string) => new ServiceError('BAD_USER_INPUT', message);
@@ -84,7 +71,7 @@ function readUpload(
         fail(badInput(`Unexpected file field "${name}"; send the CSV in a field named "file".`));
         return;
       }
-      if (!isCsv(info.mimeType, info.filename ?? '')) {
+      if (!isCsvUpload(info.mimeType, info.filename ?? '')) {
         stream.resume();
         fail(badInput(`The file must be a CSV (text/csv), not ${info.mimeType}.`));
         return;

@@ -1,0 +1,179 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+import { parse } from 'csv-parse/sync';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+
+import { transformImage } from '../src/images/image.transformer.ts';
+import { RequestByIdDocument, RequestWithProductsDocument } from './generated/graphql.ts';
+import type { ImageServer } from './helpers/image-server.ts';
+import { startImageServer } from './helpers/image-server.ts';
+import type { TestService, UploadBody } from './helpers/service.ts';
+import { startTestService } from './helpers/service.ts';
+
+let service: TestService;
+let images: ImageServer;
+let tmp: string;
+
+beforeAll(async () => {
+  // The upload library writes to os.tmpdir(); a private one shows what it leaves behind.
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'hardening-'));
+  vi.stubEnv('TMPDIR', tmp);
+  [service, images] = await Promise.all([startTestService(), startImageServer()]);
+});
+afterAll(async () => {
+  await service.stop();
+  await images.close();
+  vi.unstubAllEnvs();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function post(body: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`${service.url}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Bearer ${service.token()}`,
+      ...headers,
+    },
+    body,
+  });
+  return { status: res.status, type: res.headers.get('content-type'), text: await res.text() };
+}
+
+describe('uploads refused before their body is read', () => {
+  it('writes no temporary file for a multipart upload without a token', async () => {
+    const big = `S. No.,Product Name,Input Image Urls\n${'1,A,https://x.test/a.jpg\n'.repeat(40_000)}`;
+
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => service.upload(big, { token: null })),
+    );
+
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 401, 401]);
+    expect((await readdir(tmp)).filter((name) => name.startsWith('capacitor'))).toEqual([]);
+  });
+
+  it('refuses a GraphQL upload whose file is not a CSV, storing nothing', async () => {
+    const form = new FormData();
+    form.append(
+      'operations',
+      JSON.stringify({
+        query: 'mutation($f: Upload!) { uploadCsv(file: $f) { request { id } } }',
+        variables: { f: null },
+      }),
+    );
+    form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+    form.append('0', new Blob(['x'], { type: 'image/png' }), 'x.png');
+
+    const res = await fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${service.token('pngsender')}`,
+        'apollo-require-preflight': 'true',
+      },
+      body: form,
+    });
+    const body = (await res.json()) as UploadBody;
+
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toMatch(/must be a CSV/);
+  });
+});
+
+describe('GraphQL documents and bodies', () => {
+  it('refuses a document with more aliases than allowed, before running it', async () => {
+    const aliases = Array.from(
+      { length: 40 },
+      (_, i) => `a${i}: requests(first: 1) { edges { cursor } }`,
+    );
+
+    const answer = await post(JSON.stringify({ query: `{ ${aliases.join(' ')} }` }));
+
+    expect(answer.text).toMatch(/alias/i);
+    expect(answer.text).not.toMatch(/"data":\{/);
+  });
+
+  it('answers a malformed JSON body with a GraphQL error, not an HTML page', async () => {
+    const answer = await post('{"query": ');
+
+    expect(answer.status).toBe(400);
+    expect(answer.type).toMatch(/application\/json/);
+    expect(JSON.parse(answer.text)).toMatchObject({
+      errors: [{ extensions: { code: 'BAD_USER_INPUT' } }],
+    });
+  });
+
+  it.each([
+    ['a position past 32 bits', Buffer.from('9223372036854775808').toString('base64url')],
+    ['a huge number', Buffer.from('1e300').toString('base64url')],
+  ])('refuses a products cursor holding %s with BAD_USER_INPUT', async (_what, cursor) => {
+    const res = await service.upload(
+      'S. No.,Product Name,Input Image Urls\n1,A,https://x.test/a.jpg\n',
+    );
+    const id = ((await res.json()) as UploadBody).data?.uploadCsv.request.id ?? '';
+
+    const answer = await service.graphql(RequestWithProductsDocument, {
+      id,
+      first: 1,
+      after: cursor,
+    });
+
+    expect(answer.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('answers an unknown route with JSON 404', async () => {
+    const res = await fetch(`${service.url}/nope`);
+
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+});
+
+describe('what the service writes', () => {
+  it('writes product names that look like spreadsheet formulas as text in the output CSV', async () => {
+    const csv = `S. No.,Product Name,Input Image Urls\n1,"=HYPERLINK(""http://x.test"",""x"")",${images.url}/1x1.png\n`;
+    const res = await service.upload(csv);
+    const id = ((await res.json()) as UploadBody).data?.uploadCsv.request.id ?? '';
+    await service.waitForEnd(id);
+
+    const { data } = await service.graphql(RequestByIdDocument, { id });
+    const rows: Record<string, string>[] = parse(
+      await (await fetch(data?.request?.outputCsvUrl ?? '')).text(),
+      { columns: true },
+    );
+
+    expect(rows[0]?.['Product Name']).toBe(`'=HYPERLINK("http://x.test","x")`);
+  });
+
+  it('refuses a webhook URL holding control characters', async () => {
+    const res = await service.upload(
+      'S. No.,Product Name,Input Image Urls\n1,A,https://x.test/a.jpg\n',
+      {
+        variables: { webhookUrl: 'http://127.0.0.1:9/\r\nX: y' },
+      },
+    );
+    const body = (await res.json()) as UploadBody;
+
+    expect(body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(body.errors?.[0]?.message).toMatch(/control characters/);
+  });
+});
+
+describe('image processing time', () => {
+  it('gives up on an image that takes longer than its time limit, with a plain reason', async () => {
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="5000" height="5000"><filter id="f"><feGaussianBlur stdDeviation="300"/></filter><rect width="5000" height="5000" filter="url(#f)"/></svg>',
+    );
+
+    const failure = await transformImage(svg, {
+      quality: 50,
+      format: 'ORIGINAL',
+      keepMetadata: false,
+      maxPixels: 100_000_000,
+      timeoutSeconds: 1,
+    }).catch((error: unknown) => error);
+
+    expect(failure).toMatchObject({ code: 'TOO_SLOW' });
+  });
+});
