@@ -1,4 +1,6 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -6,6 +8,7 @@ import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { transformImage } from '../src/images/image.transformer.ts';
+import { safeFetch } from '../src/net/safe-fetch.ts';
 import { RequestByIdDocument, RequestWithProductsDocument } from './generated/graphql.ts';
 import type { ImageServer } from './helpers/image-server.ts';
 import { startImageServer } from './helpers/image-server.ts';
@@ -175,5 +178,29 @@ describe('image processing time', () => {
     }).catch((error: unknown) => error);
 
     expect(failure).toMatchObject({ code: 'TOO_SLOW' });
+  });
+});
+
+describe('answers read only for their status', () => {
+  it('keeps the first bytes of a long answer and still reports its status', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end(Buffer.alloc(4 * 1024 * 1024, 'x'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+
+    const answer = await safeFetch(`http://127.0.0.1:${port}/hook`, {
+      method: 'POST',
+      body: Buffer.from('{}'),
+      maxBytes: 1024,
+      truncateBody: true,
+      timeoutMs: 5_000,
+      maxRedirects: 0,
+      allowPrivateNetwork: true,
+    }).finally(() => server.close());
+
+    expect(answer.status).toBe(200);
+    expect(answer.body).toHaveLength(1024);
   });
 });

@@ -75,10 +75,11 @@ export function readBody(
   maxBytes: number,
   signal: AbortSignal,
   url: URL,
+  truncate = false,
 ): Promise<Buffer> {
   const { response } = exchange;
   const declared = Number(response.headers['content-length'] ?? Number.NaN);
-  if (declared > maxBytes) {
+  if (declared > maxBytes && !truncate) {
     return Promise.reject(tooLargeError(maxBytes));
   }
 
@@ -104,12 +105,15 @@ export function readBody(
         return;
       }
 
-      received += chunk.length;
-      if (received > maxBytes) {
-        fail(tooLargeError(maxBytes));
-        return;
+      if (received + chunk.length > maxBytes) {
+        if (!truncate) {
+          fail(tooLargeError(maxBytes));
+          return;
+        }
+        // Read on to the end (within the deadline) but keep nothing past the cap.
+        chunk = chunk.subarray(0, Math.max(0, maxBytes - received));
       }
-
+      received += chunk.length;
       chunks.push(chunk);
     });
     response.once('end', () => {

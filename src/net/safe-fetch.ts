@@ -25,6 +25,12 @@ export interface SafeFetchOptions {
   body?: Buffer;
   /** Largest response body accepted, in bytes; more gives `TOO_LARGE`. */
   maxBytes: number;
+  /**
+   * Instead of failing with `TOO_LARGE`, keep the first `maxBytes` of a longer body and read the
+   * rest to its end without keeping it (for callers that only need the status).
+   * @defaultValue false
+   */
+  truncateBody?: boolean;
   /** Deadline for the whole call in milliseconds: DNS, connect, headers and the full body. */
   timeoutMs: number;
   /** Redirects followed at most; 0 returns a 3xx as the response instead of following it. */
@@ -109,7 +115,7 @@ async function followHops(
     try {
       const location = redirectLocation(exchange, options.maxRedirects);
       if (location === undefined) {
-        return await finish(exchange, url, options.maxBytes, signal);
+        return await finish(exchange, url, options, signal);
       }
 
       if (redirects >= options.maxRedirects) {
@@ -128,10 +134,10 @@ async function followHops(
 async function finish(
   exchange: Exchange,
   url: URL,
-  maxBytes: number,
+  options: SafeFetchOptions,
   signal: AbortSignal,
 ): Promise<SafeResponse> {
-  const body = await readBody(exchange, maxBytes, signal, url);
+  const body = await readBody(exchange, options.maxBytes, signal, url, options.truncateBody);
   const { statusCode, headers } = exchange.response;
   return { status: statusCode ?? 0, headers, body, url: url.href };
 }

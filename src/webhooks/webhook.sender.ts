@@ -68,6 +68,7 @@ export async function sendWebhook(
       headers,
       body,
       maxBytes: MAX_ANSWER_BYTES,
+      truncateBody: true,
       timeoutMs: options.timeoutMs,
       maxRedirects: 0,
       allowPrivateNetwork: options.allowPrivateNetwork,
