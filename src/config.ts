@@ -1,3 +1,4 @@
+import { createPublicKey } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -24,6 +25,15 @@ const url = (protocols: string[]) =>
     error: `expected a ${protocols.map((p) => p.replace(':', '')).join(' or ')} URL`,
   });
 
+function isPublicKey(pem: string): boolean {
+  try {
+    createPublicKey(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const trustProxy = z
   .string()
   .refine((v) => /^(true|false|\d+)$/.test(v), { error: 'expected true, false or a hop count' })
@@ -44,7 +54,11 @@ const envSchema = z.object({
   S3_FORCE_PATH_STYLE: bool.optional(),
   S3_PUBLIC_URL: url(['http:', 'https:']).optional(),
   JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
-  JWT_PUBLIC_KEY: z.string().min(1).optional(),
+  JWT_PUBLIC_KEY: z
+    .string()
+    .min(1)
+    .refine(isPublicKey, { error: 'expected a PEM public key (RS256 or ES256)' })
+    .optional(),
   JWT_ISSUER: z.string().min(1).optional(),
   JWT_AUDIENCE: z.string().min(1).optional(),
   JWT_CLOCK_TOLERANCE_SEC: int(0, 300).default(30),

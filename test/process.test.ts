@@ -130,6 +130,7 @@ describe('a bad configuration', () => {
     ['DATABASE_URL', 'notaurl'],
     ['WORKER_CONCURRENCY', '0'],
     ['JWT_CLOCK_TOLERANCE_SEC', '301'],
+    ['JWT_PUBLIC_KEY', 'not-a-pem-key'],
   ] as const)(
     'stops the process with exit code 1 and one stderr line naming %s=%s',
     { timeout: SPAWNS },
