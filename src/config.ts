@@ -93,9 +93,9 @@ const envSchema = z.object({
   WEBHOOK_CONCURRENCY: int(1, 100).default(4),
   GRAPHQL_MAX_DEPTH: int(1, 100).default(12),
   GRAPHQL_MAX_ALIASES: int(0, 1000).default(15),
-  GRAPHQL_MAX_COST: int(1).default(5_000),
   GRAPHQL_MAX_TOKENS: int(1).default(2_000),
   GRAPHQL_MAX_DIRECTIVES: int(0).default(20),
+  GRAPHQL_MAX_COMPLEXITY: int(1).default(200_000),
   WS_KEEPALIVE_MS: int(100).default(12_000),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(64 * 1024),
 });
@@ -193,9 +193,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphql: Object.freeze({
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
-      maxCost: e.GRAPHQL_MAX_COST,
       maxTokens: e.GRAPHQL_MAX_TOKENS,
       maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+      maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
     }),
     webhooks: Object.freeze({
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

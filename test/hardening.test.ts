@@ -97,6 +97,27 @@ describe('GraphQL documents and bodies', () => {
     expect(answer.text).not.toMatch(/"data":\{/);
   });
 
+  it('refuses a document that would load too many items, before running it', async () => {
+    const nested =
+      'requests(first: 100) { edges { node { products(first: 100) { edges { node { name images { inputUrl } } } } } } }';
+    const aliases = Array.from({ length: 10 }, (_, i) => `a${i}: ${nested}`);
+
+    const answer = await post(JSON.stringify({ query: `{ ${aliases.join(' ')} }` }));
+
+    expect(answer.status).toBe(400);
+    expect(answer.text).toMatch(/asks for too much at once/);
+  });
+
+  it('runs a dashboard-sized document with nested pages', async () => {
+    const query =
+      '{ requests(first: 20) { edges { node { id products(first: 50) { edges { node { name images { inputUrl status } } } } } } } }';
+
+    const answer = await post(JSON.stringify({ query }));
+
+    expect(answer.status).toBe(200);
+    expect(answer.text).not.toMatch(/"errors"/);
+  });
+
   it('answers a malformed JSON body with a GraphQL error, not an HTML page', async () => {
     const answer = await post('{"query": ');
 

@@ -1,26 +1,82 @@
+import type { ApolloServerPlugin } from '@apollo/server';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { getNullableType, GraphQLError, isListType } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
+import { getComplexity, simpleEstimator } from 'graphql-query-complexity';
+import type { ComplexityEstimator } from 'graphql-query-complexity';
+
+import { DEFAULT_PAGE_SIZE } from './cursors.ts';
 
 /** How large and deep a GraphQL document may be; from the configuration. */
 export interface QueryLimits {
   maxDepth: number;
   maxAliases: number;
-  maxCost: number;
   maxTokens: number;
   maxDirectives: number;
+  /** Items a document may make the service load, see {@link complexityPlugin}. */
+  maxComplexity: number;
 }
 
 /**
  * graphql-armor's checks for one schema: validation rules that refuse a document before it
- * runs (too deep, too many aliases, tokens or directives, too costly), for HTTP and WebSocket
+ * runs (too deep, too many aliases, tokens or directives), for HTTP and WebSocket
  * alike, and field suggestions withheld from error messages.
  */
 export function queryProtection(limits: QueryLimits) {
   return new ApolloArmor({
     maxDepth: { n: limits.maxDepth },
     maxAliases: { n: limits.maxAliases },
-    costLimit: { maxCost: limits.maxCost },
+    // Its cost grows with depth alone and ignores `first`; complexityPlugin counts items instead.
+    costLimit: { enabled: false },
     maxTokens: { n: limits.maxTokens },
     maxDirectives: { n: limits.maxDirectives },
     blockFieldSuggestion: { enabled: true },
   }).protect();
 }
+
+/**
+ * A document's cost in the items it can make the service load: a paginated field costs its
+ * `first` (default page size when unset) times what each item asks for; a list of images counts
+ * as `imagesPerProduct` items. graphql-armor's cost ignores arguments, so this is the check
+ * that stops fifteen aliases of `requests(first: 100) { products(first: 100) … }`.
+ */
+export function complexityPlugin(schema: GraphQLSchema, maxComplexity: number): ApolloServerPlugin {
+  const estimators: ComplexityEstimator[] = [
+    ({ args, childComplexity, field }) => {
+      if (!field.args.some((a) => a.name === 'first')) return undefined;
+      const first = typeof args.first === 'number' ? args.first : DEFAULT_PAGE_SIZE;
+      return 1 + first * childComplexity;
+    },
+    // A connection's edges are already counted by its `first`.
+    ({ childComplexity, field, type }) =>
+      isListType(getNullableType(field.type)) && !type.name.endsWith('Connection')
+        ? 1 + IMAGES_PER_PRODUCT * childComplexity
+        : undefined,
+    simpleEstimator({ defaultComplexity: 1 }),
+  ];
+
+  return {
+    requestDidStart: () =>
+      Promise.resolve({
+        didResolveOperation: ({ request, document }) => {
+          const complexity = getComplexity({
+            schema,
+            query: document,
+            estimators,
+            variables: request.variables ?? {},
+            ...(request.operationName && { operationName: request.operationName }),
+          });
+          if (complexity > maxComplexity) {
+            throw new GraphQLError(
+              `The query asks for too much at once (cost ${complexity}, limit ${maxComplexity}); ask for fewer items per page or fewer aliases.`,
+              { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } },
+            );
+          }
+          return Promise.resolve();
+        },
+      }),
+  };
+}
+
+/** How many images a product's list is assumed to hold when costing a document. */
+const IMAGES_PER_PRODUCT = 5;

@@ -24,9 +24,11 @@ export function guardMultipart(verifyToken: TokenVerifier): RequestHandler {
       return;
     }
     if (!PREFLIGHT_HEADERS.some((name) => (req.get(name) ?? '') !== '')) {
+      // The body is read and dropped, never kept: closing instead would make a client that is
+      // still sending see a broken pipe rather than this answer.
+      req.resume();
       res
         .status(400)
-        .set('Connection', 'close')
         .json(
           graphqlError(
             'BAD_REQUEST',
@@ -39,10 +41,8 @@ export function guardMultipart(verifyToken: TokenVerifier): RequestHandler {
       authenticate(req.headers.authorization, verifyToken);
     } catch (error: unknown) {
       if (!(error instanceof AuthenticationError)) throw error;
-      res
-        .status(401)
-        .set('Connection', 'close')
-        .json(graphqlError('UNAUTHENTICATED', error.message));
+      req.resume();
+      res.status(401).json(graphqlError('UNAUTHENTICATED', error.message));
       return;
     }
     next();

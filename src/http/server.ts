@@ -19,7 +19,7 @@ import { authFromHeaders } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
-import { queryProtection } from '../graphql/limits.ts';
+import { complexityPlugin, queryProtection } from '../graphql/limits.ts';
 import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
 import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
@@ -104,6 +104,7 @@ export class HttpServer {
       plugins: [
         // The armour's plugins read no context, so they serve any context type.
         ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
+        complexityPlugin(schema, config.graphql.maxComplexity),
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
       ],
