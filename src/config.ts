@@ -96,6 +96,9 @@ const envSchema = z.object({
   GRAPHQL_MAX_TOKENS: int(1).default(2_000),
   GRAPHQL_MAX_DIRECTIVES: int(0).default(20),
   GRAPHQL_MAX_COMPLEXITY: int(1).default(200_000),
+  RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
+  RATE_LIMIT_UPLOADS: int(1).default(30),
+  RATE_LIMIT_REQUESTS: int(1).default(1_200),
   WS_KEEPALIVE_MS: int(100).default(12_000),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(64 * 1024),
 });
@@ -190,6 +193,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     metricsToken: e.METRICS_TOKEN,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    rateLimits: Object.freeze({
+      windowMs: e.RATE_LIMIT_WINDOW_MS,
+      uploads: e.RATE_LIMIT_UPLOADS,
+      requests: e.RATE_LIMIT_REQUESTS,
+    }),
     graphql: Object.freeze({
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,

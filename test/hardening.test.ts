@@ -225,3 +225,52 @@ describe('answers read only for their status', () => {
     expect(answer.body).toHaveLength(1024);
   });
 });
+
+describe('rate limits', () => {
+  let limited: TestService;
+
+  beforeAll(async () => {
+    limited = await startTestService({ RATE_LIMIT_UPLOADS: '2', RATE_LIMIT_REQUESTS: '50' });
+  });
+  afterAll(async () => {
+    await limited.stop();
+  });
+
+  const csv = 'S. No.,Product Name,Input Image Urls\n1,A,https://x.test/a.jpg\n';
+
+  it('answers the upload past the limit with RATE_LIMITED and Retry-After, over GraphQL', async () => {
+    const token = limited.token('eager');
+    await limited.upload(csv, { token });
+    await limited.upload(csv, { token });
+
+    const third = await limited.upload(csv, { token });
+    const body = (await third.json()) as UploadBody;
+
+    expect(third.status).toBe(429);
+    expect(third.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+
+  it('counts each subject apart, and REST uploads with GraphQL ones', async () => {
+    const form = () => {
+      const data = new FormData();
+      data.append('file', new Blob([csv], { type: 'text/csv' }), 'p.csv');
+      return data;
+    };
+    const send = (subject: string) =>
+      fetch(`${limited.url}/api/upload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${limited.token(subject)}` },
+        body: form(),
+      });
+    await limited.upload(csv, { token: limited.token('rest-user') });
+    await send('rest-user');
+
+    const over = await send('rest-user');
+    const other = await send('someone-else');
+
+    expect(over.status).toBe(429);
+    expect(await over.json()).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+    expect(other.status).toBe(202);
+  });
+});

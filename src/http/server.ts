@@ -21,6 +21,7 @@ import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
 import { complexityPlugin, queryProtection } from '../graphql/limits.ts';
 import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
+import { rateLimits } from './rate-limits.ts';
 import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
 import { attachSubscriptionServer } from './subscriptions.ts';
@@ -111,6 +112,8 @@ export class HttpServer {
     });
     await this.apollo.start();
 
+    const limits = rateLimits(config.rateLimits, verifyToken);
+    this.express.use(['/graphql', '/api'], ...limits);
     this.express.use(restRoutes(app, verifyToken, this.publicUrl));
     this.express.use(
       '/files',

@@ -64,6 +64,9 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     LOG_LEVEL: 'debug',
     LOG_FORMAT: 'json',
     SHUTDOWN_GRACE_MS: '5000',
+    // Tests upload far faster than people do; the limits have tests of their own.
+    RATE_LIMIT_UPLOADS: '100000',
+    RATE_LIMIT_REQUESTS: '100000',
     ...env,
   });
   const captured: string[] = [];

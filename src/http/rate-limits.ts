@@ -1,0 +1,60 @@
+import type { Request, RequestHandler, Response } from 'express';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+
+import type { TokenVerifier } from '../auth/jwt.ts';
+import { authenticate } from '../graphql/context.ts';
+
+export interface RateLimitOptions {
+  /** Length of one counting window, in milliseconds. */
+  windowMs: number;
+  /** Uploads (GraphQL or REST) per subject, or per address without a token, per window. */
+  uploads: number;
+  /** GraphQL operations and REST calls per subject, or per address, per window. */
+  requests: number;
+}
+
+/** The caller to count: the token's subject, or the client address when there is no valid token. */
+function callerKey(verifyToken: TokenVerifier) {
+  return (req: Request): string => {
+    try {
+      return `sub:${authenticate(req.headers.authorization, verifyToken).viewer.subject}`;
+    } catch {
+      return `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
+    }
+  };
+}
+
+/** 429 with `Retry-After`, shaped for the route: a GraphQL error or the REST error body. */
+function refuse(req: Request, res: Response): void {
+  const message = 'Too many requests; wait for the time in the Retry-After header and try again.';
+  const body = req.baseUrl.startsWith('/graphql')
+    ? { errors: [{ message, extensions: { code: 'RATE_LIMITED' } }] }
+    : { error: { code: 'RATE_LIMITED', message } };
+  req.resume();
+  res.status(429).json(body);
+}
+
+const isUpload = (req: Request) =>
+  req.method === 'POST' &&
+  (req.originalUrl.split('?')[0] === '/api/upload' || req.is('multipart/form-data') !== false);
+
+/**
+ * Two limits with express-rate-limit, counted per subject (per address without a token): one on
+ * uploads, one on every GraphQL operation and REST call. Counters live in this process.
+ */
+export function rateLimits(
+  options: RateLimitOptions,
+  verifyToken: TokenVerifier,
+): RequestHandler[] {
+  const common = {
+    windowMs: options.windowMs,
+    keyGenerator: callerKey(verifyToken),
+    handler: refuse,
+    standardHeaders: 'draft-7' as const,
+    legacyHeaders: false,
+  };
+  return [
+    rateLimit({ ...common, limit: options.uploads, skip: (req) => !isUpload(req) }),
+    rateLimit({ ...common, limit: options.requests }),
+  ];
+}
