@@ -3,6 +3,9 @@
  * real responses against these schemas, so the document cannot drift from the code.
  */
 
+import { ERROR_CODES } from '../../errors.ts';
+import { IMAGE_STATUSES, REQUEST_STATUSES } from '../../domain/request.ts';
+
 const errorBody = {
   type: 'object',
   required: ['error'],
@@ -13,16 +16,7 @@ const errorBody = {
       properties: {
         code: {
           type: 'string',
-          enum: [
-            'UNAUTHENTICATED',
-            'NOT_FOUND',
-            'BAD_USER_INPUT',
-            'CSV_INVALID',
-            'RATE_LIMITED',
-            'PAYLOAD_TOO_LARGE',
-            'CONFLICT',
-            'INTERNAL_SERVER_ERROR',
-          ],
+          enum: [...ERROR_CODES],
         },
         message: { type: 'string' },
         problems: {
@@ -42,14 +36,7 @@ const errorBody = {
   },
 } as const;
 
-const statusEnum = [
-  'PENDING',
-  'PROCESSING',
-  'COMPLETED',
-  'COMPLETED_WITH_ERRORS',
-  'FAILED',
-  'CANCELLED',
-];
+const statusEnum = [...REQUEST_STATUSES];
 const nullableUrl = { type: ['string', 'null'], format: 'uri' };
 
 const errorResponse = (description: string) => ({
@@ -213,7 +200,7 @@ export function openApiDocument(serverUrl: string) {
                       properties: {
                         inputUrl: { type: 'string' },
                         outputUrl: nullableUrl,
-                        status: { enum: ['PENDING', 'PROCESSING', 'COMPLETED', 'FAILED'] },
+                        status: { enum: [...IMAGE_STATUSES] },
                         error: { type: ['string', 'null'] },
                       },
                     },
