@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+
 import { GraphQLError } from 'graphql';
 
 import { AuthenticationError, bearerToken } from '../auth/jwt.ts';
@@ -24,13 +26,37 @@ export function authenticate(authorization: unknown, verifyToken: TokenVerifier)
   return verifyToken(token);
 }
 
-/** For HTTP: the verified viewer, or an UNAUTHENTICATED GraphQL error (HTTP 401). */
-export function authFromHeaders(
-  authorization: string | undefined,
+/** Each HTTP request's verdict, so the guards, the rate limiter and the context check once. */
+const verdicts = new WeakMap<IncomingMessage, VerifiedToken | AuthenticationError>();
+
+/**
+ * `authenticate` for an HTTP request's `Authorization` header, checked once per request however
+ * many layers ask.
+ *
+ * @throws AuthenticationError when the header holds no valid token
+ */
+export function authenticateRequest(
+  req: IncomingMessage,
   verifyToken: TokenVerifier,
 ): VerifiedToken {
+  let verdict = verdicts.get(req);
+  if (!verdict) {
+    try {
+      verdict = authenticate(req.headers.authorization, verifyToken);
+    } catch (error: unknown) {
+      if (!(error instanceof AuthenticationError)) throw error;
+      verdict = error;
+    }
+    verdicts.set(req, verdict);
+  }
+  if (verdict instanceof AuthenticationError) throw verdict;
+  return verdict;
+}
+
+/** For HTTP GraphQL: the verified viewer, or an UNAUTHENTICATED GraphQL error (HTTP 401). */
+export function authFromHeaders(req: IncomingMessage, verifyToken: TokenVerifier): VerifiedToken {
   try {
-    return authenticate(authorization, verifyToken);
+    return authenticateRequest(req, verifyToken);
   } catch (error: unknown) {
     if (!(error instanceof AuthenticationError)) throw error;
     throw new GraphQLError(error.message, {

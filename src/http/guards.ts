@@ -2,7 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 
 import { AuthenticationError } from '../auth/jwt.ts';
 import type { TokenVerifier } from '../auth/jwt.ts';
-import { authenticate } from '../graphql/context.ts';
+import { authenticateRequest } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
 
 const PREFLIGHT_HEADERS = ['apollo-require-preflight', 'x-apollo-operation-name'];
@@ -38,7 +38,7 @@ export function guardMultipart(verifyToken: TokenVerifier): RequestHandler {
       return;
     }
     try {
-      authenticate(req.headers.authorization, verifyToken);
+      authenticateRequest(req, verifyToken);
     } catch (error: unknown) {
       if (!(error instanceof AuthenticationError)) throw error;
       req.resume();

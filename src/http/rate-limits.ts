@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 
 import type { TokenVerifier } from '../auth/jwt.ts';
-import { authenticate } from '../graphql/context.ts';
+import { authenticateRequest } from '../graphql/context.ts';
 
 export interface RateLimitOptions {
   /** Length of one counting window, in milliseconds. */
@@ -17,7 +17,7 @@ export interface RateLimitOptions {
 function callerKey(verifyToken: TokenVerifier) {
   return (req: Request): string => {
     try {
-      return `sub:${authenticate(req.headers.authorization, verifyToken).viewer.subject}`;
+      return `sub:${authenticateRequest(req, verifyToken).viewer.subject}`;
     } catch {
       return `ip:${ipKeyGenerator(req.ip ?? 'unknown')}`;
     }

@@ -134,7 +134,7 @@ export class HttpServer {
       expressMiddleware(this.apollo, {
         context: ({ req }) =>
           Promise.resolve({
-            viewer: authFromHeaders(req.headers.authorization, verifyToken).viewer,
+            viewer: authFromHeaders(req, verifyToken).viewer,
           }),
       }),
     );

@@ -104,10 +104,6 @@ export class ImageRepository {
     return rows[0] ?? null;
   }
 
-  async findById(imageId: string): Promise<ImageRecord | null> {
-    return this.prisma.image.findUnique({ where: { id: imageId } });
-  }
-
   /** Ids of a request's images not yet finished, in file order. */
   async listUnfinishedIds(requestId: string): Promise<string[]> {
     const rows = await this.prisma.image.findMany({

@@ -8,6 +8,7 @@ import type {
 import { makeWebhookSecret } from '../webhooks/webhook.sender.ts';
 import { validateWebhookUrl } from './processing-options.ts';
 import type { RequestService } from './request.service.ts';
+import { isUuid } from './request.service.ts';
 
 /** Registering webhooks and reading what was sent: what GraphQL calls. */
 export class WebhookService {
@@ -31,7 +32,7 @@ export class WebhookService {
 
   /** @returns false when the viewer has no active webhook with that id */
   async delete(viewer: Viewer, id: string): Promise<boolean> {
-    return /^[0-9a-f-]{36}$/i.test(id) ? this.webhooks.deactivate(viewer.subject, id) : false;
+    return isUuid(id) ? this.webhooks.deactivate(viewer.subject, id) : false;
   }
 
   list(viewer: Viewer): Promise<WebhookRecord[]> {

@@ -2,7 +2,7 @@ import type { RequestHandler, Response } from 'express';
 
 import type { TokenVerifier } from '../../auth/jwt.ts';
 import type { Viewer } from '../../domain/viewer.ts';
-import { authenticate } from '../../graphql/context.ts';
+import { authenticateRequest } from '../../graphql/context.ts';
 
 /**
  * Requires `Authorization: Bearer <JWT>` and keeps the viewer in `res.locals`. Cookies are never
@@ -10,7 +10,7 @@ import { authenticate } from '../../graphql/context.ts';
  */
 export function requireViewer(verifyToken: TokenVerifier): RequestHandler {
   return (req, res, next) => {
-    res.locals.viewer = authenticate(req.headers.authorization, verifyToken).viewer;
+    res.locals.viewer = authenticateRequest(req, verifyToken).viewer;
     next();
   };
 }
