@@ -5,6 +5,7 @@ import type { EventBus } from './events/event-bus.ts';
 import { MemoryEventBus } from './events/event-bus.memory.ts';
 import { configureSharp } from './images/image.transformer.ts';
 import type { Logger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
@@ -19,6 +20,7 @@ import { WebhookRepository } from './repositories/webhook.repository.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
+import { createS3Storage } from './storage/storage.s3.ts';
 
 /** Everything the transports and workers use, built once per process from the config. */
 export interface App {
@@ -28,6 +30,7 @@ export interface App {
   storage: ObjectStorage;
   queue: JobQueue;
   events: EventBus;
+  metrics: Metrics;
   requestService: RequestService;
   progressService: ProgressService;
   webhookService: WebhookService;
@@ -44,6 +47,8 @@ export interface App {
  * @param publicUrl - base of the URLs handed to clients (stored files are under `/files`)
  */
 export async function createApp(config: Config, logger: Logger, publicUrl: string): Promise<App> {
+  // First, so a store without a region stops the start before the database is opened.
+  const storage = await createStorage(config, logger, publicUrl);
   const db = await openDatabase({
     url: config.database.url,
     pgliteDir: config.database.pgliteDir,
@@ -52,14 +57,16 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       if (applied.length > 0) logger.info('database migrated', { applied });
     },
   });
-  const storage: ObjectStorage = new LocalStorage(config.storage.filesDir, publicUrl);
   const queue: JobQueue = new MemoryQueue();
   const events: EventBus = new MemoryEventBus();
+  const metrics = new Metrics({ queueDepth: () => queue.depth() });
 
   const requests = new RequestRepository(db.prisma);
   const images = new ImageRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
-  const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger);
+  const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger, (outcome) => {
+    metrics.webhookAttempt(outcome);
+  });
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
     deliveryWorker.poke();
   });
@@ -71,6 +78,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     download: createDownloader(config.fetch),
     maxPixels: config.processing.maxImagePixels,
     logger,
+    metrics,
   });
   const requestService = new RequestService(
     requests,
@@ -92,6 +100,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     storage,
     queue,
     events,
+    metrics,
     requestService,
     progressService: new ProgressService(requestService, events),
     webhookService: new WebhookService(webhooks, requestService),
@@ -100,6 +109,17 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     finalizer,
     repositories: { requests, images },
   };
+}
+
+/** Files under `$DATA_DIR/files` served at `<publicUrl>/files`, or the `S3_BUCKET` bucket. */
+async function createStorage(
+  config: Config,
+  logger: Logger,
+  publicUrl: string,
+): Promise<ObjectStorage> {
+  const s3 = config.storage.s3;
+  if (!s3) return new LocalStorage(config.storage.filesDir, publicUrl);
+  return createS3Storage(s3, logger);
 }
 
 /**

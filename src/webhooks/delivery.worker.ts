@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.ts';
+import type { WebhookAttemptOutcome } from '../observability/metrics.ts';
 import { withLogContext } from '../observability/logger.ts';
 import type { DueDelivery, WebhookRepository } from '../repositories/webhook.repository.ts';
 import type { SendOptions } from './webhook.sender.ts';
@@ -33,6 +34,8 @@ export class DeliveryWorker {
     private readonly webhooks: WebhookRepository,
     private readonly options: DeliveryWorkerOptions,
     private readonly logger: Logger,
+    /** Told how each attempt ended, once it is recorded (for the metrics). */
+    private readonly onAttempt: (outcome: WebhookAttemptOutcome) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -117,11 +120,13 @@ export class DeliveryWorker {
     const nextAttemptAt = retry ? new Date(Date.now() + jittered(pause)) : null;
     await this.webhooks.recordAttempt(delivery, { ...result, nextAttemptAt });
 
+    const outcome = result.delivered ? 'delivered' : retry ? 'retrying' : 'failed';
+    this.onAttempt(outcome);
     this.logger.info('webhook attempt', {
       attempt,
       statusCode: result.statusCode,
       durationMs: result.durationMs,
-      outcome: result.delivered ? 'delivered' : retry ? 'retrying' : 'failed',
+      outcome,
       ...(result.error && { error: result.error }),
       ...(nextAttemptAt && { nextAttemptAt: nextAttemptAt.toISOString() }),
     });
