@@ -10,6 +10,7 @@ import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
 import type { JobQueue } from './queue/queue.ts';
 import { MemoryQueue } from './queue/queue.memory.ts';
+import { DuplicateRepository } from './repositories/duplicate.repository.ts';
 import { ImageRepository } from './repositories/image.repository.ts';
 import { RequestRepository } from './repositories/request.repository.ts';
 import { ProgressService } from './services/progress.service.ts';
@@ -58,6 +59,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
 
   const requests = new RequestRepository(db.prisma);
   const images = new ImageRepository(db.prisma);
+  const duplicates = new DuplicateRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger);
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
@@ -65,6 +67,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   });
   const processor = new ImageProcessor({
     images,
+    duplicates,
     storage,
     events,
     finalizer,
@@ -83,6 +86,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       maxNameLength: config.limits.nameLength,
     },
     finalizer,
+    duplicates,
   );
 
   return {
