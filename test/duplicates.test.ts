@@ -86,8 +86,8 @@ describe('a URL listed several times in one request', () => {
     ]);
     expect(new Set(photos.map((i) => i.outputUrl)).size).toBe(1);
     expect(missing.map((i) => [i.status, i.error])).toEqual([
-      ['FAILED', 'The image was not found at its URL (HTTP 404).'],
-      ['FAILED', 'The image was not found at its URL (HTTP 404).'],
+      ['FAILED', 'The image was not found at its URL (HTTP 404)'],
+      ['FAILED', 'The image was not found at its URL (HTTP 404)'],
     ]);
   });
 
