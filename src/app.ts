@@ -11,6 +11,7 @@ import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
 import type { JobQueue } from './queue/queue.ts';
 import { MemoryQueue } from './queue/queue.memory.ts';
+import { DuplicateRepository } from './repositories/duplicate.repository.ts';
 import { ImageRepository } from './repositories/image.repository.ts';
 import { RequestRepository } from './repositories/request.repository.ts';
 import { ProgressService } from './services/progress.service.ts';
@@ -63,6 +64,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
 
   const requests = new RequestRepository(db.prisma);
   const images = new ImageRepository(db.prisma);
+  const duplicates = new DuplicateRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger, (outcome) => {
     metrics.webhookAttempt(outcome);
@@ -72,6 +74,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   });
   const processor = new ImageProcessor({
     images,
+    duplicates,
     storage,
     events,
     finalizer,
@@ -91,6 +94,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       maxNameLength: config.limits.nameLength,
     },
     finalizer,
+    duplicates,
   );
 
   return {

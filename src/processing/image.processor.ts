@@ -8,7 +8,12 @@ import type { Logger } from '../observability/logger.ts';
 import { withLogContext } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import type { ImageJob } from '../queue/queue.ts';
-import type { ClaimedImage, ImageRepository } from '../repositories/image.repository.ts';
+import type { DuplicateRepository } from '../repositories/duplicate.repository.ts';
+import type {
+  ClaimedImage,
+  ImageRepository,
+  RequestCounts,
+} from '../repositories/image.repository.ts';
 import { StorageError } from '../storage/storage.errors.ts';
 import type { StorageErrorCode } from '../storage/storage.errors.ts';
 import type { ObjectStorage } from '../storage/storage.ts';
@@ -18,6 +23,7 @@ import type { RequestFinalizer } from './request.finalizer.ts';
 
 export interface ImageProcessorDeps {
   images: ImageRepository;
+  duplicates: DuplicateRepository;
   storage: ObjectStorage;
   events: EventBus;
   finalizer: RequestFinalizer;
@@ -58,9 +64,14 @@ export class ImageProcessor {
   }
 
   private async run(job: ImageJob): Promise<void> {
-    const { images, finalizer, logger } = this.deps;
+    const { images, logger } = this.deps;
     const claimed = await images.claim(job.imageId);
-    if (!claimed) return;
+    if (!claimed) {
+      // A follower of a repeated URL, or a repeat: takes its leader's result if it is ready.
+      const counts = await this.deps.duplicates.settleFollowers(job.imageId);
+      if (counts) await this.announce(job.requestId, counts, null);
+      return;
+    }
     await this.deps.events.publish({
       requestId: job.requestId,
       status: claimed.requestStatus,
@@ -72,30 +83,37 @@ export class ImageProcessor {
     const started = performance.now();
     const { outcome, reason } = await this.produce(claimed);
     const durationMs = Math.round(performance.now() - started);
-    const counts = await images.finish(job.imageId, outcome);
-    if (!counts) return;
+    const finished = await images.finish(job.imageId, outcome);
+    if (!finished) return;
+    const counts = (await this.deps.duplicates.settleFollowers(job.imageId)) ?? finished;
 
     this.deps.metrics.imageEnded(outcome.status, durationMs / 1000, reason);
     logger.info('image processed', { status: outcome.status, durationMs, error: outcome.error });
-    const image: ImageRecord = { ...claimed.image, ...nullable(outcome) };
+    await this.announce(job.requestId, counts, { ...claimed.image, ...nullable(outcome) });
+  }
+
+  /** Publishes the request's new counters, and ends the request when no image is left. */
+  private async announce(
+    requestId: string,
+    counts: RequestCounts,
+    image: ImageRecord | null,
+  ): Promise<void> {
     await this.deps.events.publish({
-      requestId: job.requestId,
+      requestId,
       status: 'PROCESSING',
       progress: progressOf(counts),
       image,
       at: Date.now(),
     });
     if (counts.completed + counts.failed === counts.total) {
-      await withLogContext(
-        { requestId: job.requestId },
-        () => finalizer.finish(job.requestId),
-        false,
-      ).catch((error: unknown) => {
-        // E.g. the store is down. The request ends when a retrying queue runs the job again, or
-        // at the next start.
-        logger.error('ending the request failed', { error });
-        throw error;
-      });
+      await withLogContext({ requestId }, () => this.deps.finalizer.finish(requestId), false).catch(
+        (error: unknown) => {
+          // E.g. the store is down. The request ends when a retrying queue runs the job again, or
+          // at the next start.
+          this.deps.logger.error('ending the request failed', { error });
+          throw error;
+        },
+      );
     }
   }
 
@@ -124,6 +142,7 @@ export class ImageProcessor {
         format: result.format,
         width: result.width,
         height: result.height,
+        keptOriginal: result.keptOriginal,
       };
       return { outcome };
     } catch (error: unknown) {
@@ -171,5 +190,6 @@ function nullable(outcome: ImageOutcome): Partial<ImageRecord> {
     format: outcome.format ?? null,
     width: outcome.width ?? null,
     height: outcome.height ?? null,
+    keptOriginal: outcome.keptOriginal ?? null,
   };
 }

@@ -41,15 +41,17 @@ export class ImageRepository {
   /**
    * Marks an image PROCESSING if it is still to do and its request still runs, and its request
    * PROCESSING if this is its first image. An image found PROCESSING is taken again: its earlier
-   * worker died (delivery is at least once).
+   * worker died (delivery is at least once). A follower of a repeated URL is never taken (see
+   * DuplicateRepository).
    *
-   * @returns null when there is nothing to do: the image is finished or its request has ended
+   * @returns null when there is nothing to do: the image is finished, follows another, or its
+   * request has ended
    */
   async claim(imageId: string): Promise<ClaimedImage | null> {
     const rows = await this.prisma.$queryRaw<ClaimRow[]>`
       WITH claimed AS (
         UPDATE images SET status = 'PROCESSING', attempts = attempts + 1, started_at = now()
-        WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING')
+        WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING') AND leader_id IS NULL
           AND request_id IN (SELECT id FROM requests WHERE status IN ('PENDING', 'PROCESSING'))
         RETURNING *
       ), started AS (
@@ -61,7 +63,7 @@ export class ImageRepository {
              c.input_url AS "inputUrl", c.status::text AS status, c.output_key AS "outputKey",
              c.output_url AS "outputUrl", c.error, c.input_bytes AS "inputBytes",
              c.output_bytes AS "outputBytes", c.format, c.width, c.height,
-             r.options, 'PROCESSING' AS "requestStatus", r.total_images AS total,
+             c.kept_original AS "keptOriginal", r.options, 'PROCESSING' AS "requestStatus", r.total_images AS total,
              r.completed_images AS completed, r.failed_images AS failed
       FROM claimed c JOIN requests r ON r.id = c.request_id`;
     const row = rows[0];
@@ -91,7 +93,7 @@ export class ImageRepository {
           error = ${outcome.error ?? null}, input_bytes = ${outcome.inputBytes ?? null}::int,
           output_bytes = ${outcome.outputBytes ?? null}::int, format = ${outcome.format ?? null},
           width = ${outcome.width ?? null}::int, height = ${outcome.height ?? null}::int,
-          finished_at = now()
+          kept_original = ${outcome.keptOriginal ?? null}::boolean, finished_at = now()
         WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING')
         RETURNING request_id
       )
