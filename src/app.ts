@@ -57,7 +57,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   const events: EventBus = new MemoryEventBus();
 
   const requests = new RequestRepository(db.prisma);
-  const images = new ImageRepository(db.prisma);
+  const images = new ImageRepository(db.prisma, db.sql);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger);
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
