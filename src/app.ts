@@ -63,7 +63,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   const metrics = new Metrics({ queueDepth: () => queue.depth() });
 
   const requests = new RequestRepository(db.prisma);
-  const images = new ImageRepository(db.prisma);
+  const images = new ImageRepository(db.prisma, db.sql);
   const duplicates = new DuplicateRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger, (outcome) => {
