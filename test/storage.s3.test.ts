@@ -12,6 +12,7 @@ import { StorageError } from '../src/storage/storage.errors.ts';
 import type { S3Storage, S3StorageOptions } from '../src/storage/storage.s3.ts';
 import { createS3Storage } from '../src/storage/storage.s3.ts';
 import { IMAGES_DIR } from './helpers/image-server.ts';
+import { cleanUpProcesses, spawnNode } from './helpers/process.ts';
 import type { TestS3 } from './helpers/s3.ts';
 import { recordOutgoingHosts, startS3 } from './helpers/s3.ts';
 
@@ -47,9 +48,11 @@ beforeAll(async () => {
   store = await createS3Storage(options(), logger);
 });
 afterAll(async () => {
+  await cleanUpProcesses();
   await store.close();
   await s3.stop();
   expect(outgoing.nonLoopback()).toEqual([]);
+  expect([...outgoing.hosts]).toContain('127.0.0.1');
 });
 
 describe('S3 storage against an S3-protocol server', () => {
@@ -104,6 +107,43 @@ describe('S3 storage against an S3-protocol server', () => {
     await expect(store.get('requests/none/output.csv')).rejects.toMatchObject({
       code: 'OBJECT_NOT_FOUND',
     });
+  });
+});
+
+describe('creating the bucket', () => {
+  it('creates a missing bucket once, and then finds it', async () => {
+    const fresh = await createS3Storage(options({ bucket: 'made-by-the-test' }), logger);
+
+    const first = await fresh.ensureBucket();
+    const second = await fresh.ensureBucket();
+    await fresh.ping();
+    await fresh.close();
+
+    expect([first, second]).toEqual([true, false]);
+  });
+
+  it('is what `npm run bucket:create` does, with the service variables', async () => {
+    const env = {
+      S3_BUCKET: 'made-by-the-cli',
+      S3_ENDPOINT: s3.endpoint,
+      LOG_FORMAT: 'json',
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: process.env.AWS_CONFIG_FILE,
+      AWS_SHARED_CREDENTIALS_FILE: process.env.AWS_SHARED_CREDENTIALS_FILE,
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    };
+
+    const run = spawnNode(['--import', 'tsx', 'src/cli/create-bucket.ts'], env);
+    const exit = await run.waitForExit(60_000);
+    const made = await createS3Storage(options({ bucket: 'made-by-the-cli' }), logger);
+    const ping = made.ping();
+    await expect(ping).resolves.toBeUndefined();
+    await made.close();
+
+    expect(exit.code).toBe(0);
+    expect(run.stdout.join('\n')).toContain('bucket created');
   });
 });
 

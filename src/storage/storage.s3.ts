@@ -1,11 +1,13 @@
 import { Readable } from 'node:stream';
 
 import {
+  CreateBucketCommand,
   GetObjectCommand,
   HeadBucketCommand,
   S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 
@@ -85,6 +87,32 @@ export class S3Storage implements ObjectStorage {
   async ping(): Promise<void> {
     const command = new HeadBucketCommand({ Bucket: this.options.bucket });
     await this.call(() => this.client.send(command));
+  }
+
+  /**
+   * Creates the bucket unless it exists (the set-up step of a new deployment). Outside
+   * `us-east-1` the bucket is made in the configured region.
+   *
+   * @returns true when this call created it
+   */
+  async ensureBucket(): Promise<boolean> {
+    try {
+      await this.ping();
+      return false;
+    } catch (error: unknown) {
+      if (!(error instanceof StorageError && error.code === 'BUCKET_NOT_FOUND')) throw error;
+    }
+
+    const region = this.options.region;
+    const command = new CreateBucketCommand({
+      Bucket: this.options.bucket,
+      ...(region &&
+        region !== DEFAULT_ENDPOINT_REGION && {
+          CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint },
+        }),
+    });
+    await this.call(() => this.client.send(command));
+    return true;
   }
 
   close(): Promise<void> {
@@ -184,5 +212,5 @@ export async function createS3Storage(
     forcePathStyle: options.forcePathStyle,
     urls: options.publicUrl ? 'S3_PUBLIC_URL' : `presigned, valid ${PRESIGNED_URL_TTL_SEC} s`,
   });
-  return new S3Storage(client, options);
+  return new S3Storage(client, { ...options, region: resolved });
 }
