@@ -16,7 +16,9 @@ import { ProgressService } from './services/progress.service.ts';
 import { RequestService } from './services/request.service.ts';
 import { WebhookService } from './services/webhook.service.ts';
 import { WebhookRepository } from './repositories/webhook.repository.ts';
+import type { DeliveryDispatcher } from './webhooks/delivery.dispatcher.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
+import { WebhookDeliverer } from './webhooks/webhook.deliverer.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
 
@@ -31,7 +33,7 @@ export interface App {
   requestService: RequestService;
   progressService: ProgressService;
   webhookService: WebhookService;
-  deliveryWorker: DeliveryWorker;
+  deliveries: DeliveryDispatcher;
   processor: ImageProcessor;
   finalizer: RequestFinalizer;
   repositories: { requests: RequestRepository; images: ImageRepository };
@@ -53,15 +55,15 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     },
   });
   const storage: ObjectStorage = new LocalStorage(config.storage.filesDir, publicUrl);
-  const queue: JobQueue = new MemoryQueue();
-  const events: EventBus = new MemoryEventBus();
+  const queue = await createQueue(config, logger);
+  const events = await createEventBus(config, logger);
 
   const requests = new RequestRepository(db.prisma);
   const images = new ImageRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
-  const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger);
+  const deliveries = await createDeliveries(config, logger, webhooks);
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
-    deliveryWorker.poke();
+    deliveries.poke();
   });
   const processor = new ImageProcessor({
     images,
@@ -95,11 +97,48 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     requestService,
     progressService: new ProgressService(requestService, events),
     webhookService: new WebhookService(webhooks, requestService),
-    deliveryWorker,
+    deliveries,
     processor,
     finalizer,
     repositories: { requests, images },
   };
+}
+
+// The Redis adapters are loaded only when REDIS_URL is set: the embedded shape never pays for
+// BullMQ and ioredis at start.
+
+/** BullMQ when REDIS_URL is set, so every process shares the work; else in-process. */
+async function createQueue(config: Config, logger: Logger): Promise<JobQueue> {
+  if (!config.redisUrl) return new MemoryQueue();
+  const { BullMqQueue } = await import('./queue/queue.bullmq.ts');
+  return new BullMqQueue({ redisUrl: config.redisUrl, ...config.queue, logger });
+}
+
+/** Redis pub/sub when REDIS_URL is set, so subscribers on any process hear any worker. */
+async function createEventBus(config: Config, logger: Logger): Promise<EventBus> {
+  if (!config.redisUrl) return new MemoryEventBus();
+  const { RedisEventBus } = await import('./events/event-bus.redis.ts');
+  return new RedisEventBus(config.redisUrl, config.queue.prefix, logger);
+}
+
+/** Webhook attempts on a BullMQ queue of their own with Redis; a database poll without. */
+async function createDeliveries(
+  config: Config,
+  logger: Logger,
+  webhooks: WebhookRepository,
+): Promise<DeliveryDispatcher> {
+  const deliverer = new WebhookDeliverer(webhooks, config.webhooks, logger);
+  if (!config.redisUrl) return new DeliveryWorker(webhooks, deliverer, config.webhooks, logger);
+  const { BullMqDeliveryQueue } = await import('./queue/delivery-queue.bullmq.ts');
+  return new BullMqDeliveryQueue(webhooks, deliverer, {
+    redisUrl: config.redisUrl,
+    prefix: config.queue.prefix,
+    pollMs: config.webhooks.pollMs,
+    concurrency: config.webhooks.concurrency,
+    lockMs: config.queue.lockMs,
+    stalledIntervalMs: config.queue.stalledIntervalMs,
+    logger,
+  });
 }
 
 /**
@@ -109,7 +148,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
 export async function startWorker(app: App): Promise<void> {
   configureSharp(app.config.processing.concurrency);
   app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
-  app.deliveryWorker.start();
+  app.deliveries.start();
 
   for (const request of await app.repositories.requests.listUnfinished()) {
     const imageIds = await app.repositories.images.listUnfinishedIds(request.id);
@@ -125,7 +164,7 @@ export async function startWorker(app: App): Promise<void> {
 /** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
 export async function closeApp(app: App, graceMs: number): Promise<void> {
   await app.queue.close(graceMs);
-  await app.deliveryWorker.stop();
+  await app.deliveries.stop();
   await app.events.close();
   await app.storage.close();
   await app.db.close();
