@@ -25,11 +25,11 @@ export class RedisEventBus implements EventBus {
     private readonly logger: Logger,
   ) {
     // A publish during an outage fails at once instead of holding up the image that made it.
-    this.publisher = createRedisClient(redisUrl, 'events-publish', logger, {
+    this.publisher = createRedisClient(redisUrl, `${prefix}:events-publish`, logger, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
     });
-    this.subscriber = createRedisClient(redisUrl, 'events-subscribe', logger, {
+    this.subscriber = createRedisClient(redisUrl, `${prefix}:events-subscribe`, logger, {
       maxRetriesPerRequest: 1,
     });
     this.subscriber.on('message', (channel: string, message: string) => {

@@ -57,9 +57,14 @@ export class BullMqDeliveryQueue implements DeliveryDispatcher {
     private readonly deliverer: WebhookDeliverer,
     private readonly options: BullMqDeliveryQueueOptions,
   ) {
-    this.connection = createRedisClient(options.redisUrl, 'webhooks', options.logger, {
-      maxRetriesPerRequest: 2,
-    });
+    this.connection = createRedisClient(
+      options.redisUrl,
+      `${options.prefix}:webhooks`,
+      options.logger,
+      {
+        maxRetriesPerRequest: 2,
+      },
+    );
     this.queue = new Queue<DeliveryJob>(DELIVERY_QUEUE_NAME, {
       connection: this.connection,
       prefix: options.prefix,
@@ -77,9 +82,14 @@ export class BullMqDeliveryQueue implements DeliveryDispatcher {
 
   start(): void {
     const { logger } = this.options;
-    this.workerConnection = createRedisClient(this.options.redisUrl, 'webhooks-worker', logger, {
-      maxRetriesPerRequest: null,
-    });
+    this.workerConnection = createRedisClient(
+      this.options.redisUrl,
+      `${this.options.prefix}:webhooks-worker`,
+      logger,
+      {
+        maxRetriesPerRequest: null,
+      },
+    );
     this.worker = new Worker<DeliveryJob>(DELIVERY_QUEUE_NAME, (job) => this.run(job.data), {
       connection: this.workerConnection,
       prefix: this.options.prefix,

@@ -72,9 +72,14 @@ export class BullMqQueue implements JobQueue {
     const retention = options.retention ?? IMAGE_JOB_RETENTION;
     // An upload waits at most a couple of reconnection attempts, then fails with an error,
     // rather than hanging while Redis is down.
-    this.connection = createRedisClient(options.redisUrl, 'queue', options.logger, {
-      maxRetriesPerRequest: 2,
-    });
+    this.connection = createRedisClient(
+      options.redisUrl,
+      `${options.prefix}:queue`,
+      options.logger,
+      {
+        maxRetriesPerRequest: 2,
+      },
+    );
     this.queue = new Queue<ImageJob>(IMAGE_QUEUE_NAME, {
       connection: this.connection,
       prefix: options.prefix,
@@ -106,9 +111,14 @@ export class BullMqQueue implements JobQueue {
     if (this.worker) throw new Error('BullMqQueue.process may be called once');
     const { logger } = this.options;
     // Blocking commands must wait out an outage, not fail: BullMQ needs no retry limit here.
-    this.workerConnection = createRedisClient(this.options.redisUrl, 'worker', logger, {
-      maxRetriesPerRequest: null,
-    });
+    this.workerConnection = createRedisClient(
+      this.options.redisUrl,
+      `${this.options.prefix}:worker`,
+      logger,
+      {
+        maxRetriesPerRequest: null,
+      },
+    );
     this.worker = new Worker<ImageJob>(
       IMAGE_QUEUE_NAME,
       (job, token) => this.run(job, token, handler),

@@ -11,7 +11,8 @@ const MAX_RECONNECT_DELAY_MS = 5_000;
  * an outage in the logs once when it starts and once when it ends, instead of once per failed
  * attempt. Its `error` events are always listened to, so a lost server never crashes the process.
  *
- * @param name - which part of the service owns it, for the logs and `CLIENT LIST`
+ * @param name - which part of the service owns it, under the queue prefix (`<prefix>:worker`),
+ *   for the logs and `CLIENT LIST`
  * @param options - ioredis options on top of the URL's, e.g. `maxRetriesPerRequest: null` for
  *   BullMQ workers, whose blocking commands must wait out an outage rather than fail
  */
