@@ -6,6 +6,7 @@ import { MemoryEventBus } from './events/event-bus.memory.ts';
 import { configureSharp } from './images/image.transformer.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import type { WebhookAttemptOutcome } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
@@ -18,7 +19,9 @@ import { ProgressService } from './services/progress.service.ts';
 import { RequestService } from './services/request.service.ts';
 import { WebhookService } from './services/webhook.service.ts';
 import { WebhookRepository } from './repositories/webhook.repository.ts';
+import type { DeliveryDispatcher } from './webhooks/delivery.dispatcher.ts';
 import { DeliveryWorker } from './webhooks/delivery.worker.ts';
+import { WebhookDeliverer } from './webhooks/webhook.deliverer.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
 import { createS3Storage } from './storage/storage.s3.ts';
@@ -35,7 +38,7 @@ export interface App {
   requestService: RequestService;
   progressService: ProgressService;
   webhookService: WebhookService;
-  deliveryWorker: DeliveryWorker;
+  deliveries: DeliveryDispatcher;
   processor: ImageProcessor;
   finalizer: RequestFinalizer;
   repositories: { requests: RequestRepository; images: ImageRepository };
@@ -58,19 +61,19 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       if (applied.length > 0) logger.info('database migrated', { applied });
     },
   });
-  const queue: JobQueue = new MemoryQueue();
-  const events: EventBus = new MemoryEventBus();
+  const queue = await createQueue(config, logger);
+  const events = await createEventBus(config, logger);
   const metrics = new Metrics({ queueDepth: () => queue.depth() });
 
   const requests = new RequestRepository(db.prisma);
   const images = new ImageRepository(db.prisma, db.sql);
   const duplicates = new DuplicateRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
-  const deliveryWorker = new DeliveryWorker(webhooks, config.webhooks, logger, (outcome) => {
+  const deliveries = await createDeliveries(config, logger, webhooks, (outcome) => {
     metrics.webhookAttempt(outcome);
   });
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
-    deliveryWorker.poke();
+    deliveries.poke();
   });
   const processor = new ImageProcessor({
     images,
@@ -108,7 +111,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     requestService,
     progressService: new ProgressService(requestService, events),
     webhookService: new WebhookService(webhooks, requestService),
-    deliveryWorker,
+    deliveries,
     processor,
     finalizer,
     repositories: { requests, images },
@@ -126,6 +129,44 @@ async function createStorage(
   return createS3Storage(s3, logger);
 }
 
+// The Redis adapters are loaded only when REDIS_URL is set: the embedded shape never pays for
+// BullMQ and ioredis at start.
+
+/** BullMQ when REDIS_URL is set, so every process shares the work; else in-process. */
+async function createQueue(config: Config, logger: Logger): Promise<JobQueue> {
+  if (!config.redisUrl) return new MemoryQueue();
+  const { BullMqQueue } = await import('./queue/queue.bullmq.ts');
+  return new BullMqQueue({ redisUrl: config.redisUrl, ...config.queue, logger });
+}
+
+/** Redis pub/sub when REDIS_URL is set, so subscribers on any process hear any worker. */
+async function createEventBus(config: Config, logger: Logger): Promise<EventBus> {
+  if (!config.redisUrl) return new MemoryEventBus();
+  const { RedisEventBus } = await import('./events/event-bus.redis.ts');
+  return new RedisEventBus(config.redisUrl, config.queue.prefix, logger);
+}
+
+/** Webhook attempts on a BullMQ queue of their own with Redis; a database poll without. */
+async function createDeliveries(
+  config: Config,
+  logger: Logger,
+  webhooks: WebhookRepository,
+  onAttempt: (outcome: WebhookAttemptOutcome) => void,
+): Promise<DeliveryDispatcher> {
+  const deliverer = new WebhookDeliverer(webhooks, config.webhooks, logger, onAttempt);
+  if (!config.redisUrl) return new DeliveryWorker(webhooks, deliverer, config.webhooks, logger);
+  const { BullMqDeliveryQueue } = await import('./queue/delivery-queue.bullmq.ts');
+  return new BullMqDeliveryQueue(webhooks, deliverer, {
+    redisUrl: config.redisUrl,
+    prefix: config.queue.prefix,
+    pollMs: config.webhooks.pollMs,
+    concurrency: config.webhooks.concurrency,
+    lockMs: config.queue.lockMs,
+    stalledIntervalMs: config.queue.stalledIntervalMs,
+    logger,
+  });
+}
+
 /**
  * Starts processing in this process: resumes what the database records as unfinished (work a
  * crash or a stop interrupted), then takes jobs from the queue.
@@ -133,7 +174,7 @@ async function createStorage(
 export async function startWorker(app: App): Promise<void> {
   configureSharp(app.config.processing.concurrency);
   app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
-  app.deliveryWorker.start();
+  app.deliveries.start();
 
   for (const request of await app.repositories.requests.listUnfinished()) {
     const imageIds = await app.repositories.images.listUnfinishedIds(request.id);
@@ -149,7 +190,7 @@ export async function startWorker(app: App): Promise<void> {
 /** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
 export async function closeApp(app: App, graceMs: number): Promise<void> {
   await app.queue.close(graceMs);
-  await app.deliveryWorker.stop();
+  await app.deliveries.stop();
   await app.events.close();
   await app.storage.close();
   await app.db.close();

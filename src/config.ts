@@ -48,6 +48,13 @@ const envSchema = z.object({
   DATABASE_URL: url(['postgresql:', 'postgres:']).optional(),
   DATABASE_POOL_SIZE: int(1, 1000).default(10),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, { error: 'expected letters, digits, "_", "." or "-"' })
+    .default('image-pipeline'),
+  QUEUE_LOCK_MS: int(1000).default(30_000),
+  QUEUE_STALLED_INTERVAL_MS: int(500).default(15_000),
+  QUEUE_ATTEMPTS: int(1, 100).default(5),
   S3_BUCKET: z.string().min(1).optional(),
   S3_ENDPOINT: url(['http:', 'https:']).optional(),
   S3_REGION: z.string().min(1).optional(),
@@ -163,6 +170,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pgliteDir: path.join(dataDir, 'db'),
     }),
     redisUrl: e.REDIS_URL,
+    queue: Object.freeze({
+      prefix: e.QUEUE_PREFIX,
+      lockMs: e.QUEUE_LOCK_MS,
+      stalledIntervalMs: e.QUEUE_STALLED_INTERVAL_MS,
+      attempts: e.QUEUE_ATTEMPTS,
+    }),
     storage: Object.freeze({
       filesDir: path.join(dataDir, 'files'),
       s3: e.S3_BUCKET

@@ -63,16 +63,16 @@ async function stop(signal: string): Promise<void> {
 }
 shutdown.handler = (signal) => void stop(signal);
 
-if (service.url) {
-  if (!config.jwt.secret && service.jwtSecret) {
-    // Printed, not logged: log lines never carry tokens. This one is for the person at the
-    // terminal of a development setup (JWT_SECRET unset).
-    console.log(
-      `Ready token for subject "dev" (valid 24 h):\n${signToken(service.jwtSecret, 'dev')}`,
-    );
-  }
-  logger.info(`listening on ${service.url}`, { url: service.url, role: config.role });
-} else {
-  logger.info('worker started', { role: config.role, concurrency: config.processing.concurrency });
+if (config.role !== 'worker' && !config.jwt.secret && service.jwtSecret) {
+  // Printed, not logged: log lines never carry tokens. This one is for the person at the
+  // terminal of a development setup (JWT_SECRET unset).
+  console.log(
+    `Ready token for subject "dev" (valid 24 h):\n${signToken(service.jwtSecret, 'dev')}`,
+  );
 }
+logger.info(`listening on ${service.url}`, {
+  url: service.url,
+  role: config.role,
+  ...(config.role !== 'api' && { concurrency: config.processing.concurrency }),
+});
 if (shutdown.signal) await stop(shutdown.signal);

@@ -12,8 +12,8 @@ import type { Logger } from './observability/logger.ts';
 /** A running service process: what `npm start` runs, and what tests start in-process. */
 export interface Service {
   app: App;
-  /** Where the HTTP server listens; undefined for ROLE=worker. */
-  url: string | undefined;
+  /** Where the HTTP server listens; for ROLE=worker it serves only the probes. */
+  url: string;
   /** The HS256 secret in use, when tokens are checked with one. */
   jwtSecret: string | undefined;
   /** Stops taking work, waits up to the grace period for running images, closes everything. */
@@ -30,19 +30,20 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
   let http: HttpServer | undefined;
   let app: App | undefined;
   try {
-    http = config.role === 'worker' ? undefined : await HttpServer.listen(config, logger);
-    const publicUrl = http?.publicUrl ?? config.publicUrl ?? `http://localhost:${config.port}`;
-    app = await createApp(config, logger, publicUrl);
+    http = await HttpServer.listen(config, logger);
+    app = await createApp(config, logger, http.publicUrl);
     if (config.role !== 'api') await startWorker(app);
-    const jwtSecret = http ? await mountApi(http, app, config, logger) : config.jwt.secret;
+    let jwtSecret = config.jwt.secret;
+    if (config.role === 'worker') http.serveProbesOnly(app);
+    else jwtSecret = await mountApi(http, app, config, logger);
 
     const [started, server] = [app, http];
     return {
       app: started,
-      url: server?.url,
+      url: server.url,
       jwtSecret,
       stop: async () => {
-        await server?.close();
+        await server.close();
         await closeApp(started, config.shutdownGraceMs);
         await unlock?.();
       },

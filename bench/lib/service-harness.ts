@@ -54,7 +54,7 @@ export async function startFullService(env: Record<string, string>): Promise<Ben
   const service = await startService(config, loggerFor(config));
 
   return {
-    url: service.url ?? '',
+    url: service.url,
     app: service.app,
     dataDir: config.dataDir,
     token: signToken(JWT_SECRET, 'bench'),

@@ -144,7 +144,7 @@ async function main(): Promise<void> {
     { PORT: '0', ALLOW_PRIVATE_NETWORK: 'true' },
   );
   const service = await startService(config, createLogger(config.log));
-  const url = service.url ?? '';
+  const url = service.url;
   const token = signToken(service.jwtSecret ?? '', 'demo');
   console.log(`Service on ${url}, sample images on ${base}, data in ${config.dataDir}`);
 

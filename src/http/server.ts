@@ -152,6 +152,16 @@ export class HttpServer {
     this.app = app;
   }
 
+  /**
+   * Serves only the probes from `app`: what a worker process listens for. Routes every role
+   * serves (such as `/metrics`) belong in the constructor, next to the probes.
+   */
+  serveProbesOnly(app: App): void {
+    this.express.use(notFound);
+    this.express.use(lastResort(this.logger));
+    this.app = app;
+  }
+
   /** Stops accepting connections and waits for requests in flight. Safe to call twice. */
   close(): Promise<void> {
     // Apollo 5's stop() never settles for a second caller while the first is running.

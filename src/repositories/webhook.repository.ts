@@ -23,6 +23,14 @@ export interface DueDelivery {
   attempts: number;
 }
 
+/** Where a pending delivery stands in the schedule. */
+export interface ScheduledDelivery {
+  id: string;
+  /** Attempts made so far. */
+  attempts: number;
+  nextAttemptAt: Date;
+}
+
 export interface AttemptRecord {
   id: string;
   url: string;
@@ -84,11 +92,44 @@ export class WebhookRepository {
    * lease's end: the schedule lives in the database and survives restarts.
    */
   async claimDue(limit: number, leaseMs: number): Promise<DueDelivery[]> {
-    const now = new Date();
-    const due = await this.prisma.webhookDelivery.findMany({
-      where: { status: 'PENDING', nextAttemptAt: { lte: now } },
+    const claimed: DueDelivery[] = [];
+    for (const due of await this.listDue(limit)) {
+      const delivery = await this.claim(due, leaseMs);
+      if (delivery) claimed.push(delivery);
+    }
+    return claimed;
+  }
+
+  /** Up to `limit` deliveries due now, soonest first, without taking them. */
+  async listDue(limit: number): Promise<ScheduledDelivery[]> {
+    return this.prisma.webhookDelivery.findMany({
+      where: { status: 'PENDING', nextAttemptAt: { lte: new Date() } },
       orderBy: { nextAttemptAt: 'asc' },
       take: limit,
+      select: { id: true, attempts: true, nextAttemptAt: true },
+    });
+  }
+
+  /**
+   * Takes one delivery for an attempt if it is still as `scheduled` says (pending, due at that
+   * time), pushing its next attempt `leaseMs` ahead.
+   *
+   * @returns null when another worker took it first or it is no longer due
+   */
+  async claim(scheduled: ScheduledDelivery, leaseMs: number): Promise<DueDelivery | null> {
+    const now = new Date();
+    const { count } = await this.prisma.webhookDelivery.updateMany({
+      where: {
+        id: scheduled.id,
+        status: 'PENDING',
+        attempts: scheduled.attempts,
+        nextAttemptAt: { equals: scheduled.nextAttemptAt, lte: now },
+      },
+      data: { nextAttemptAt: new Date(now.getTime() + leaseMs) },
+    });
+    if (count !== 1) return null;
+    return this.prisma.webhookDelivery.findUniqueOrThrow({
+      where: { id: scheduled.id },
       select: {
         id: true,
         requestId: true,
@@ -97,19 +138,8 @@ export class WebhookRepository {
         url: true,
         body: true,
         attempts: true,
-        nextAttemptAt: true,
       },
     });
-
-    const claimed: DueDelivery[] = [];
-    for (const { nextAttemptAt, ...delivery } of due) {
-      const { count } = await this.prisma.webhookDelivery.updateMany({
-        where: { id: delivery.id, status: 'PENDING', nextAttemptAt },
-        data: { nextAttemptAt: new Date(now.getTime() + leaseMs) },
-      });
-      if (count === 1) claimed.push(delivery);
-    }
-    return claimed;
   }
 
   /**

@@ -1,22 +1,14 @@
 import type { Logger } from '../observability/logger.ts';
-import type { WebhookAttemptOutcome } from '../observability/metrics.ts';
 import { withLogContext } from '../observability/logger.ts';
 import type { DueDelivery, WebhookRepository } from '../repositories/webhook.repository.ts';
-import type { SendOptions } from './webhook.sender.ts';
-import { makeWebhookSecret, sendWebhook } from './webhook.sender.ts';
+import type { DeliveryDispatcher } from './delivery.dispatcher.ts';
+import type { WebhookDeliverer } from './webhook.deliverer.ts';
 
-export interface DeliveryWorkerOptions extends SendOptions {
-  /** Pauses after each failed attempt, in order; one attempt more than there are pauses. */
-  retryDelaysMs: readonly number[];
+export interface DeliveryWorkerOptions {
   /** How often the schedule is read for due deliveries. */
   pollMs: number;
   /** Deliveries sent at once by this process. */
   concurrency: number;
-}
-
-/** A pause with ±10% jitter, so receivers that failed together are not retried together. */
-function jittered(ms: number): number {
-  return Math.round(ms * (0.9 + Math.random() * 0.2));
 }
 
 /**
@@ -24,7 +16,7 @@ function jittered(ms: number): number {
  * so a slow receiver never holds up processing. The schedule is read from the database each
  * time, so a retry pending when the process stops happens after it starts again.
  */
-export class DeliveryWorker {
+export class DeliveryWorker implements DeliveryDispatcher {
   private timer: NodeJS.Timeout | undefined;
   private filling: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
@@ -32,10 +24,9 @@ export class DeliveryWorker {
 
   constructor(
     private readonly webhooks: WebhookRepository,
+    private readonly deliverer: WebhookDeliverer,
     private readonly options: DeliveryWorkerOptions,
     private readonly logger: Logger,
-    /** Told how each attempt ended, once it is recorded (for the metrics). */
-    private readonly onAttempt: (outcome: WebhookAttemptOutcome) => void = () => undefined,
   ) {}
 
   start(): void {
@@ -69,7 +60,7 @@ export class DeliveryWorker {
    * ends, so one receiver that never answers holds one slot, not the whole worker.
    */
   private async fill(): Promise<void> {
-    const lease = this.options.timeoutMs * 2 + 5_000;
+    const lease = this.deliverer.leaseMs;
     try {
       while (!this.stopped && this.inFlight.size < this.options.concurrency) {
         const due = await this.webhooks.claimDue(
@@ -88,7 +79,13 @@ export class DeliveryWorker {
 
   private launch(delivery: DueDelivery): void {
     const fields = { requestId: delivery.requestId, deliveryId: delivery.id };
-    const running: Promise<void> = withLogContext(fields, () => this.attempt(delivery), false)
+    const running: Promise<void> = withLogContext(
+      fields,
+      async () => {
+        await this.deliverer.attempt(delivery);
+      },
+      false,
+    )
       .catch((error: unknown) => {
         // The lease runs out and the delivery is taken again at its end.
         this.logger.error('webhook attempt could not be recorded', { error, ...fields });
@@ -98,37 +95,5 @@ export class DeliveryWorker {
         this.poke();
       });
     this.inFlight.add(running);
-  }
-
-  private async attempt(delivery: DueDelivery): Promise<void> {
-    const secret = delivery.webhookId
-      ? await this.webhooks.findSecret(delivery.webhookId)
-      : await this.webhooks.ownerSecret(delivery.ownerId, makeWebhookSecret);
-    const result = secret
-      ? await sendWebhook(delivery, secret, this.options)
-      : {
-          delivered: false,
-          permanent: true,
-          statusCode: null,
-          error: 'The webhook was deleted.',
-          durationMs: 0,
-        };
-
-    const attempt = delivery.attempts + 1;
-    const pause = this.options.retryDelaysMs[attempt - 1];
-    const retry = !result.delivered && !result.permanent && secret !== null && pause !== undefined;
-    const nextAttemptAt = retry ? new Date(Date.now() + jittered(pause)) : null;
-    await this.webhooks.recordAttempt(delivery, { ...result, nextAttemptAt });
-
-    const outcome = result.delivered ? 'delivered' : retry ? 'retrying' : 'failed';
-    this.onAttempt(outcome);
-    this.logger.info('webhook attempt', {
-      attempt,
-      statusCode: result.statusCode,
-      durationMs: result.durationMs,
-      outcome,
-      ...(result.error && { error: result.error }),
-      ...(nextAttemptAt && { nextAttemptAt: nextAttemptAt.toISOString() }),
-    });
   }
 }

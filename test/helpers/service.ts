@@ -12,6 +12,7 @@ import { isTerminal } from '../../src/domain/request.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import type { Service } from '../../src/service.ts';
 import { devToken, startService } from '../../src/service.ts';
+import { shapeResources } from './shape.ts';
 
 export interface GraphQLResponse<T> {
   status: number;
@@ -52,8 +53,13 @@ const UPLOAD_MUTATION = `mutation Upload($file: Upload!, $webhookUrl: String, $o
   }
 }`;
 
+/**
+ * Starts the service in this process on the shape TEST_SHAPE names (see `./shape.ts`): with
+ * TEST_SHAPE=production, on a fresh PostgreSQL database and a Redis key prefix of its own.
+ */
 export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-test-'));
+  const shape = await shapeResources();
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -67,14 +73,21 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     // Tests upload far faster than people do; the limits have tests of their own.
     RATE_LIMIT_UPLOADS: '100000',
     RATE_LIMIT_REQUESTS: '100000',
+    ...shape.env,
     ...env,
   });
   const captured: string[] = [];
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => captured.push(chunk.toString()));
   const logger = createLogger({ ...config.log, stream });
-  const service = await startService(config, logger);
-  const url = service.url ?? '';
+  const service = await startService(config, logger).catch(async (error: unknown) => {
+    await shape.release();
+    throw error;
+  });
+  if (shape.env.REDIS_URL && service.app.queue.kind !== 'bullmq') {
+    throw new Error('TEST_SHAPE=production started a service without its BullMQ queue');
+  }
+  const url = service.url;
   const token = (subject = 'alice', admin = false) => devToken(service, subject, admin);
 
   return {
@@ -141,6 +154,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     },
     async stop() {
       await service.stop();
+      await shape.release();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,207 @@
+import type { Job } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+import type { Logger } from '../observability/logger.ts';
+import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
+import type { ImageJob, ImageJobHandler, JobQueue } from './queue.ts';
+import { settleWithin } from './settle.ts';
+
+/** The BullMQ queue that carries image jobs, under the configured key prefix. */
+export const IMAGE_QUEUE_NAME = 'images';
+
+/**
+ * How many finished jobs Redis keeps, and for how long (seconds). Finished work is recorded
+ * in the database, so these only serve inspection; without a bound, one job per image would
+ * fill Redis's memory.
+ */
+export const IMAGE_JOB_RETENTION = {
+  completed: { count: 1_000, age: 24 * 3600 },
+  failed: { count: 5_000, age: 7 * 24 * 3600 },
+} as const;
+
+/** Pause before the first retry of a job whose handler rejected; doubled at each retry. */
+const BACKOFF_MS = 1_000;
+/** Jobs sent to Redis per round trip when a large request is enqueued. */
+const ENQUEUE_CHUNK = 1_000;
+
+export interface BullMqQueueOptions {
+  redisUrl: string;
+  /** Key prefix of every queue key, so several deployments can share one Redis. */
+  prefix: string;
+  /**
+   * How long a worker's claim on a job lasts unless renewed (it is renewed every half of it
+   * while the job runs). A worker that dies leaves its jobs to be taken again within about
+   * `lockMs + stalledIntervalMs`.
+   */
+  lockMs: number;
+  /** How often workers look for jobs whose claim lapsed. */
+  stalledIntervalMs: number;
+  /** Runs of a job whose handler keeps rejecting (transient failures), the first included. */
+  attempts: number;
+  retention?: { completed: { count: number; age: number }; failed: { count: number; age: number } };
+  logger: Logger;
+}
+
+interface Running {
+  job: Job<ImageJob>;
+  token: string | undefined;
+  done: Promise<unknown>;
+}
+
+/**
+ * The job queue of the production shape: image jobs in Redis through BullMQ, shared by every
+ * API process (which enqueues) and worker process (which processes).
+ *
+ * Each image is one job whose id is the image's id, so enqueueing an image again (a second
+ * upload of it cannot happen; a resume on start can) adds nothing while its job exists. A
+ * rejected handler is retried with exponential backoff; a job whose worker died is taken
+ * again once its lock lapses. Delivery is at least once: the handler makes a second run
+ * harmless, since the database records each image's outcome once.
+ */
+export class BullMqQueue implements JobQueue {
+  readonly kind = 'bullmq';
+  private readonly connection: Redis;
+  private readonly queue: Queue<ImageJob>;
+  private worker: Worker<ImageJob> | undefined;
+  private workerConnection: Redis | undefined;
+  private readonly running = new Map<string, Running>();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: BullMqQueueOptions) {
+    const retention = options.retention ?? IMAGE_JOB_RETENTION;
+    // An upload waits at most a couple of reconnection attempts, then fails with an error,
+    // rather than hanging while Redis is down.
+    this.connection = createRedisClient(
+      options.redisUrl,
+      `${options.prefix}:queue`,
+      options.logger,
+      {
+        maxRetriesPerRequest: 2,
+      },
+    );
+    this.queue = new Queue<ImageJob>(IMAGE_QUEUE_NAME, {
+      connection: this.connection,
+      prefix: options.prefix,
+      defaultJobOptions: {
+        attempts: options.attempts,
+        backoff: { type: 'exponential', delay: BACKOFF_MS },
+        removeOnComplete: retention.completed,
+        removeOnFail: retention.failed,
+      },
+    });
+    this.queue.on('error', (error) => {
+      options.logger.warn('image queue error', { error: error.message });
+    });
+  }
+
+  async enqueue(jobs: readonly ImageJob[]): Promise<void> {
+    for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
+      await this.queue.addBulk(
+        jobs.slice(start, start + ENQUEUE_CHUNK).map((job) => ({
+          name: 'image',
+          data: job,
+          opts: { jobId: job.imageId },
+        })),
+      );
+    }
+  }
+
+  process(handler: ImageJobHandler, concurrency: number): void {
+    if (this.worker) throw new Error('BullMqQueue.process may be called once');
+    const { logger } = this.options;
+    // Blocking commands must wait out an outage, not fail: BullMQ needs no retry limit here.
+    this.workerConnection = createRedisClient(
+      this.options.redisUrl,
+      `${this.options.prefix}:worker`,
+      logger,
+      {
+        maxRetriesPerRequest: null,
+      },
+    );
+    this.worker = new Worker<ImageJob>(
+      IMAGE_QUEUE_NAME,
+      (job, token) => this.run(job, token, handler),
+      {
+        connection: this.workerConnection,
+        prefix: this.options.prefix,
+        concurrency,
+        lockDuration: this.options.lockMs,
+        stalledInterval: this.options.stalledIntervalMs,
+        // A job whose worker died twice is likely what kills workers; it fails instead.
+        maxStalledCount: 2,
+      },
+    );
+    this.worker.on('error', (error) => {
+      logger.warn('image worker error', { error: error.message });
+    });
+    this.worker.on('failed', (job, error) => {
+      if (!job) return;
+      const fields = { requestId: job.data.requestId, imageId: job.data.imageId };
+      const spent = job.attemptsMade >= (job.opts.attempts ?? 1);
+      if (spent) logger.error('image job gave up', { ...fields, error: error.message });
+      else logger.warn('image job failed; retrying', { ...fields, error: error.message });
+    });
+
+    // Jobs whose retries were spent get another round at each worker start, as the memory
+    // shape retries unfinished images at each start; images already done are skipped.
+    this.queue.retryJobs({ state: 'failed' }).catch((error: unknown) => {
+      logger.warn('retrying failed image jobs did not work', { error });
+    });
+  }
+
+  async depth(): Promise<number> {
+    const counts = await this.queue.getJobCounts('waiting', 'delayed', 'prioritized');
+    return Object.values(counts).reduce((sum, n) => sum + n, 0);
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.ping();
+    if (this.workerConnection && this.workerConnection.status !== 'ready') {
+      throw new Error(`worker connection ${this.workerConnection.status}`);
+    }
+  }
+
+  /**
+   * Stops taking jobs, waits up to `graceMs` for the running ones, hands any still running
+   * back to the queue (another worker takes them at once), and closes the connections.
+   */
+  close(graceMs: number): Promise<void> {
+    this.closing ??= this.shutDown(graceMs);
+    return this.closing;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
+    const worker = this.worker;
+    if (worker) {
+      await worker.pause(true);
+      await settleWithin(
+        [...this.running.values()].map((r) => r.done),
+        graceMs,
+      );
+      for (const { job, token } of this.running.values()) {
+        await job.moveToWait(token).catch((error: unknown) => {
+          this.options.logger.warn('an unfinished image job could not be handed back', {
+            imageId: job.data.imageId,
+            error,
+          });
+        });
+      }
+      await worker.close(true);
+    }
+    await this.queue.close();
+    await closeRedisClient(this.connection);
+    if (this.workerConnection) await closeRedisClient(this.workerConnection);
+  }
+
+  private async run(job: Job<ImageJob>, token: string | undefined, handler: ImageJobHandler) {
+    const id = job.id ?? job.data.imageId;
+    const done = handler(job.data);
+    this.running.set(id, { job, token, done: done.catch(() => undefined) });
+    try {
+      await done;
+    } finally {
+      this.running.delete(id);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { ImageServer } from './helpers/image-server.ts';
+import { startImageServer } from './helpers/image-server.ts';
+import { skipWithoutPostgres } from './helpers/postgres.ts';
+import { redisUrl, skipWithoutRedis } from './helpers/redis.ts';
+import type { TestService, UploadBody } from './helpers/service.ts';
+import { startTestService } from './helpers/service.ts';
+import type { ShapeResources } from './helpers/shape.ts';
+import { productionResources } from './helpers/shape.ts';
+import type { TcpProxy } from './helpers/tcp-proxy.ts';
+import { startTcpProxy } from './helpers/tcp-proxy.ts';
+
+const skip = (await skipWithoutPostgres()) || (await skipWithoutRedis());
+
+interface Readiness {
+  status: string;
+  checks: Record<string, string>;
+}
+
+/**
+ * C-23 (b): Redis goes away while the service idles and comes back. The service reaches Redis
+ * through a relay the test takes down and brings up again, so the shared server is untouched.
+ */
+describe.skipIf(skip)('a Redis outage while the production shape idles (C-23 b)', () => {
+  let proxy: TcpProxy;
+  let resources: ShapeResources;
+  let service: TestService;
+  let images: ImageServer;
+  const seen: { during?: [number, Readiness]; after?: [number, Readiness] } = {};
+  let ended: string;
+
+  async function readiness(): Promise<[number, Readiness]> {
+    const res = await fetch(`${service.url}/readyz`);
+    return [res.status, (await res.json()) as Readiness];
+  }
+
+  async function untilReadiness(status: number): Promise<[number, Readiness]> {
+    for (;;) {
+      const answer = await readiness();
+      if (answer[0] === status) return answer;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  beforeAll(async () => {
+    const target = new URL(redisUrl);
+    [proxy, resources, images] = await Promise.all([
+      startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) }),
+      productionResources(),
+      startImageServer(),
+    ]);
+    service = await startTestService({
+      ...resources.env,
+      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
+    });
+
+    await proxy.down();
+    seen.during = await untilReadiness(503);
+    await proxy.up();
+    seen.after = await untilReadiness(200);
+
+    const csv = `S. No.,Product Name,Input Image Urls\n1,Chair,"${images.url}/1x1.png,${images.url}/alpha.png"\n`;
+    const body = (await (await service.upload(csv)).json()) as UploadBody;
+    ended = await service.waitForEnd(body.data?.uploadCsv.request.id ?? '');
+  });
+  afterAll(async () => {
+    await service.stop();
+    await resources.release();
+    await proxy.close();
+    await images.close();
+  });
+
+  it('answers /readyz with 503 while Redis is away, naming the queue and events and not the database', () => {
+    const body = seen.during?.[1];
+
+    expect(body?.status).toBe('unavailable');
+    expect(body?.checks.database).toBe('ok');
+    expect([body?.checks.queue, body?.checks.events].every((c) => c !== 'ok')).toBe(true);
+  });
+
+  it('answers /readyz with 200 again once Redis is back', () => {
+    expect(seen.after?.[1].checks).toEqual({
+      database: 'ok',
+      queue: 'ok',
+      storage: 'ok',
+      events: 'ok',
+    });
+  });
+
+  it('processes a request uploaded after Redis came back to its end', () => {
+    expect(ended).toBe('COMPLETED');
+  });
+
+  it('logs the loss and the return of its Redis connections', () => {
+    const logs = service.logs();
+
+    expect(logs).toMatch(/redis connection (lost|closed)/);
+    expect(logs).toContain('redis connection back');
+  });
+});
