@@ -67,6 +67,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     // Tests upload far faster than people do; the limits have tests of their own.
     RATE_LIMIT_UPLOADS: '100000',
     RATE_LIMIT_REQUESTS: '100000',
+    WS_MAX_CONNECTIONS_PER_SUBJECT: '10000',
     ...env,
   });
   const captured: string[] = [];
