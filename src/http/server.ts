@@ -19,7 +19,7 @@ import { authFromHeaders } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
-import { complexityPlugin, queryProtection } from '../graphql/limits.ts';
+import { complexityPlugin, parseOptions, queryProtection } from '../graphql/limits.ts';
 import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
 import { rateLimitStores } from './rate-limit.store.ts';
 import type { RateLimitStores } from './rate-limit.store.ts';
@@ -118,6 +118,7 @@ export class HttpServer {
       stopOnTerminationSignals: false,
       formatError,
       allowBatchedHttpRequests: false,
+      parseOptions: parseOptions(config.graphql),
       validationRules: protection.validationRules,
       plugins: [
         // The armour's plugins read no context, so they serve any context type.
