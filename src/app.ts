@@ -24,7 +24,6 @@ import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { WebhookDeliverer } from './webhooks/webhook.deliverer.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
-import { createS3Storage } from './storage/storage.s3.ts';
 
 /** Everything the transports and workers use, built once per process from the config. */
 export interface App {
@@ -126,6 +125,8 @@ async function createStorage(
 ): Promise<ObjectStorage> {
   const s3 = config.storage.s3;
   if (!s3) return new LocalStorage(config.storage.filesDir, publicUrl);
+  // Loaded only when used: the AWS SDK takes about a second to import.
+  const { createS3Storage } = await import('./storage/storage.s3.ts');
   return createS3Storage(s3, logger);
 }
 

@@ -108,8 +108,8 @@ export class ImageProcessor {
     if (counts.completed + counts.failed === counts.total) {
       await withLogContext({ requestId }, () => this.deps.finalizer.finish(requestId), false).catch(
         (error: unknown) => {
-          // E.g. the store is down. The request ends when a retrying queue runs the job again, or
-          // at the next start.
+          // E.g. the store is down. A second run of this job finds the image done and stops, so
+          // the request ends at the next start, which finishes requests with no image left.
           this.deps.logger.error('ending the request failed', { error });
           throw error;
         },
