@@ -59,13 +59,23 @@ export function complexityPlugin(schema: GraphQLSchema, maxComplexity: number): 
     requestDidStart: () =>
       Promise.resolve({
         didResolveOperation: ({ request, document }) => {
-          const complexity = getComplexity({
-            schema,
-            query: document,
-            estimators,
-            variables: request.variables ?? {},
-            ...(request.operationName && { operationName: request.operationName }),
-          });
+          let complexity: number;
+          try {
+            complexity = getComplexity({
+              schema,
+              query: document,
+              estimators,
+              variables: request.variables ?? {},
+              ...(request.operationName && { operationName: request.operationName }),
+            });
+          } catch (error: unknown) {
+            // Variables are coerced here before Apollo does it, so a bad value (an unknown
+            // enum, a string for an Int) is the client's mistake, said in GraphQL's words.
+            if (!(error instanceof GraphQLError)) throw error;
+            throw new GraphQLError(error.message, {
+              extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+            });
+          }
           if (complexity > maxComplexity) {
             throw new GraphQLError(
               `The query asks for too much at once (cost ${complexity}, limit ${maxComplexity}); ask for fewer items per page or fewer aliases.`,
