@@ -79,7 +79,8 @@ export function complexityPlugin(schema: GraphQLSchema, maxComplexity: number): 
               ...(request.operationName && { operationName: request.operationName }),
             });
           } catch (error: unknown) {
-            // Variables that do not fit their types: the client's mistake, said as GraphQL would.
+            // Variables are coerced here before Apollo does it, so a bad value (an unknown
+            // enum, a string for an Int) is the client's mistake, said in GraphQL's words.
             if (!(error instanceof GraphQLError)) throw error;
             throw new GraphQLError(error.message, {
               extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
