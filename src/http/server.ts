@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -25,6 +26,7 @@ import { rateLimits } from './rate-limits.ts';
 import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
 import { attachSubscriptionServer } from './subscriptions.ts';
+import { defaultWebDir, webRoutes } from './web.ts';
 
 /**
  * The HTTP(S) server. It listens first, answering `/healthz` (and `/readyz` with 503) while
@@ -107,11 +109,16 @@ export class HttpServer {
         ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
         complexityPlugin(schema, config.graphql.maxComplexity),
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
+        // The service serves its own playground (src/http/web.ts) instead of Apollo's page.
+        ApolloServerPluginLandingPageDisabled(),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
       ],
     });
     await this.apollo.start();
 
+    this.express.use(
+      webRoutes({ distDir: defaultWebDir(), playground: config.playground, logger }),
+    );
     const limits = rateLimits(config.rateLimits, verifyToken);
     this.express.use(['/graphql', '/api'], ...limits);
     this.express.use(restRoutes(app, verifyToken, this.publicUrl));
