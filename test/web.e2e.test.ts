@@ -260,6 +260,13 @@ describe.skipIf(skip)('the GraphQL playground in Chromium', () => {
     LONG,
   );
 
+  it('shows the schema documentation once a token is set', async () => {
+    await page.getByRole('button', { name: /Documentation Explorer/ }).click();
+
+    await page.locator('.graphiql-doc-explorer').getByText('Subscription').first().waitFor();
+    expect(await page.locator('.graphiql-doc-explorer').textContent()).toContain('mutation');
+  });
+
   it('keeps the browser on loopback: no request left for another host', () => {
     expect(browser.blocked).toEqual([]);
   });
