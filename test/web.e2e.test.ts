@@ -47,6 +47,9 @@ afterAll(async () => {
   for (const res of held) res.destroy();
   await browser.close();
   await Promise.all([service.stop(), images.close()]);
+  console.info(
+    `browser tests: screenshots saved in ${path.relative(process.cwd(), SCREENSHOT_DIR)}`,
+  );
 });
 
 async function screenshot(name: string): Promise<void> {
