@@ -78,6 +78,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
+  PLAYGROUND: bool.default(true),
   IMAGE_QUALITY: int(1, 100).default(50),
   MAX_CSV_BYTES: int(1).default(50 * 1024 * 1024),
   MAX_CSV_ROWS: int(1).default(100_000),
@@ -219,6 +220,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty'),
     }),
     metricsToken: e.METRICS_TOKEN,
+    /** GET /graphql from a browser answers the GraphiQL page; off in production if you like. */
+    playground: e.PLAYGROUND,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     rateLimits: Object.freeze({
       windowMs: e.RATE_LIMIT_WINDOW_MS,

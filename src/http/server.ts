@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -30,6 +31,7 @@ import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
 import { corsPolicy, securityHeaders } from './security-headers.ts';
 import { attachSubscriptionServer } from './subscriptions.ts';
+import { defaultWebDir, webRoutes } from './web.ts';
 
 /**
  * The HTTP(S) server. It listens first, answering `/healthz` (and `/readyz` with 503) while
@@ -130,11 +132,16 @@ export class HttpServer {
         complexityPlugin(schema, config.graphql.maxComplexity),
         graphqlMetricsPlugin(app.metrics),
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
+        // The service serves its own playground (src/http/web.ts) instead of Apollo's page.
+        ApolloServerPluginLandingPageDisabled(),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
       ],
     });
     await this.apollo.start();
 
+    this.express.use(
+      webRoutes({ distDir: defaultWebDir(), playground: config.playground, logger }),
+    );
     this.rateLimitStores = rateLimitStores(config.redisUrl, config.rateLimits.redisPrefix, logger);
     const limits = rateLimits(config.rateLimits, verifyToken, this.rateLimitStores, logger);
     this.express.use(['/graphql', '/api'], ...limits);
