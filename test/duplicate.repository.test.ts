@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { pg, pgAdapterFactory } from '../src/db/adapters.ts';
-import { applyMigrations } from '../src/db/migrator.ts';
-import { PrismaClient } from '../src/generated/prisma/client.ts';
+import type { Database } from '../src/db/database.ts';
+import { openDatabase } from '../src/db/database.ts';
+import type { PrismaClient } from '../src/generated/prisma/client.ts';
 import { DuplicateRepository } from '../src/repositories/duplicate.repository.ts';
 import { ImageRepository } from '../src/repositories/image.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
@@ -21,7 +21,7 @@ const skipPostgres = await skipWithoutPostgres();
 
 describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
   let database: TestDatabase;
-  let pool: pg.Pool;
+  let db: Database;
   let prisma: PrismaClient;
   let requests: RequestRepository;
   let images: ImageRepository;
@@ -29,18 +29,14 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
 
   beforeAll(async () => {
     database = await createTestDatabase();
-    const migrationPool = new pg.Pool({ connectionString: database.url, max: 1 });
-    await applyMigrations(pgAdapterFactory(migrationPool));
-    await migrationPool.end();
-    pool = new pg.Pool({ connectionString: database.url, max: 8 });
-    prisma = new PrismaClient({ adapter: pgAdapterFactory(pool) });
+    db = await openDatabase({ url: database.url, pgliteDir: '', poolSize: 8 });
+    prisma = db.prisma;
     requests = new RequestRepository(prisma);
-    images = new ImageRepository(prisma);
+    images = new ImageRepository(prisma, db.sql);
     duplicates = new DuplicateRepository(prisma);
   });
   afterAll(async () => {
-    await prisma.$disconnect();
-    await pool.end();
+    await db.close();
     await dropTestDatabase(database.name);
   });
 
