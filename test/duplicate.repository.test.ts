@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/database.ts';
 import type { PrismaClient } from '../src/generated/prisma/client.ts';
-import { DuplicateRepository } from '../src/repositories/duplicate.repository.ts';
+import { DuplicateRepository, findRepeats } from '../src/repositories/duplicate.repository.ts';
 import { ImageRepository } from '../src/repositories/image.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
@@ -71,14 +71,18 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
     return { id, imageIds };
   }
 
-  it('lets exactly one listing of each URL be claimed', async () => {
-    const { id, imageIds } = await storeRequest([
-      'https://a/1.jpg',
-      'https://a/2.jpg',
-      'https://a/1.jpg',
-    ]);
+  /** Links the repeats among `urls`, listed in that order under `imageIds`; returns how many. */
+  async function linkRepeats(urls: string[], imageIds: string[]): Promise<number> {
+    const links = findRepeats(urls.map((inputUrl, i) => ({ id: imageIds[i] ?? '', inputUrl })));
+    await duplicates.link(links);
+    return links.length;
+  }
 
-    const followers = await duplicates.link(id);
+  it('lets exactly one listing of each URL be claimed', async () => {
+    const urls = ['https://a/1.jpg', 'https://a/2.jpg', 'https://a/1.jpg'];
+    const { imageIds } = await storeRequest(urls);
+
+    const followers = await linkRepeats(urls, imageIds);
     const claims = await Promise.all(imageIds.map((id) => images.claim(id)));
 
     expect(followers).toBe(1);
@@ -88,7 +92,7 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
   it('counts every follower once when the leader and its followers settle at the same time', async () => {
     const urls = Array.from({ length: 12 }, () => 'https://a/same.jpg');
     const { id, imageIds } = await storeRequest(urls);
-    await duplicates.link(id);
+    await linkRepeats(urls, imageIds);
     const [leader] = (await Promise.all(imageIds.map((i) => images.claim(i)))).filter((c) => c);
     const outcome = {
       status: 'COMPLETED' as const,
@@ -109,8 +113,9 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
   });
 
   it('copies nothing while the leader is unfinished, and nothing once the request has ended', async () => {
-    const { id, imageIds } = await storeRequest(['https://a/b.jpg', 'https://a/b.jpg']);
-    await duplicates.link(id);
+    const urls = ['https://a/b.jpg', 'https://a/b.jpg'];
+    const { id, imageIds } = await storeRequest(urls);
+    await linkRepeats(urls, imageIds);
 
     const early = await Promise.all(imageIds.map((i) => duplicates.settleFollowers(i)));
     await prisma.request.update({ where: { id }, data: { status: 'CANCELLED' } });
