@@ -110,6 +110,24 @@ function figuresOf(runs: TargetRun[], baselineRps: number) {
 
 const TARGETS: readonly TargetName[] = ['healthz', 'graphqlProgress', 'restStatus'];
 
+/** How long the service may stay busy with requests left over from a load. */
+const IDLE_WAIT_MS = 300_000;
+
+/**
+ * Resolves once the service has used under 20% of a core over one second (its backlog of
+ * answers is done; each reading runs a full collection, some tens of ms), or after IDLE_WAIT_MS.
+ */
+async function waitIdle(service: ChildService): Promise<void> {
+  const deadline = Date.now() + IDLE_WAIT_MS;
+  let last = await control<ServerStats>(service, '/stats');
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const next = await control<ServerStats>(service, '/stats');
+    if (next.cpuMs - last.cpuMs < 200) return;
+    last = next;
+  }
+}
+
 /**
  * The `reads` scenario: the service in a child process holds one request of
  * `options.readImages` images (its downloads held back, so it stays in progress and the reads
@@ -124,16 +142,19 @@ export async function benchReads(options: BenchOptions, print: (line: string) =>
   try {
     const requestId = await uploadPhotos(service, photos.url, options.readImages);
     const runs: TargetRun[] = [];
-    for (let r = 0; r < options.repeat; r++) {
-      const order = r % 2 === 0 ? TARGETS : [...TARGETS].reverse();
-      for (const target of order) runs.push(await load(target, service, requestId, options));
-    }
-    // The clients above wait for each answer before the next request (a closed loop), so their
-    // latency is at least connections / throughput. At a fixed rate below saturation it is the
-    // service's own time per request.
     const paced: TargetRun[] = [];
     for (let r = 0; r < options.repeat; r++) {
+      const order = r % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+      for (const target of order) {
+        runs.push(await load(target, service, requestId, options));
+        // Requests still queued when a load ends keep the service busy; the next load waits.
+        await waitIdle(service);
+      }
+      // The loads above wait for each answer before the next request (a closed loop), so their
+      // latency is at least connections / throughput. At a fixed rate below saturation it is
+      // the service's own time per request.
       paced.push(await load('graphqlProgress', service, requestId, options, options.readRate));
+      await waitIdle(service);
     }
     const stats = await control<ServerStats>(service, '/stats');
 
@@ -164,10 +185,11 @@ export async function benchReads(options: BenchOptions, print: (line: string) =>
       `reads graphqlProgress paced at ${options.readRate} req/s over ${options.connections} clients:` +
         ` p50 ${pacedFigures.p50Ms} ms p99 ${pacedFigures.p99Ms} ms ${pacedFigures.requestsPerSecond} req/s`,
     );
-    const met = (p99: number) => (p99 < GRAPHQL_P99_TARGET_MS ? 'met' : 'NOT met');
+    const met = (f: { p99Ms: number; requestsPerSecond: number }) =>
+      f.requestsPerSecond > 0 && f.p99Ms < GRAPHQL_P99_TARGET_MS ? 'met' : 'NOT met';
     lines.push(
-      `  graphqlProgress p99 target < ${GRAPHQL_P99_TARGET_MS} ms: saturated ${met(targets.graphqlProgress.p99Ms)},` +
-        ` paced ${met(pacedFigures.p99Ms)}; service peakRSS ${stats.peakRssMB} MB`,
+      `  graphqlProgress p99 target < ${GRAPHQL_P99_TARGET_MS} ms: saturated ${met(targets.graphqlProgress)},` +
+        ` paced ${met(pacedFigures)}; service peakRSS ${stats.peakRssMB} MB`,
     );
     lines.forEach(print);
     return {
