@@ -43,7 +43,8 @@ function argsFor(
 
 async function runSize(n: number, options: BenchOptions, baseUrl: string): Promise<SizeFigures> {
   const runs: ProcessingRun[] = [];
-  for (const [k, mode] of ORDER.entries()) {
+  const order = Array.from({ length: options.repeat }, () => ORDER).flat();
+  for (const [k, mode] of order.entries()) {
     runs.push(
       await runChild<ProcessingRun>('processing', argsFor(mode, n, options, baseUrl, `${n}-${k}`)),
     );

@@ -1,11 +1,12 @@
 import { round } from './measure.ts';
 import type { ProcessingMode, ProcessingRun } from './processing-types.ts';
+import { median } from './stats.ts';
 import { stepLine } from './step-report.ts';
 
 export const RATIO_TARGET = 0.9;
 export const RSS_GROWTH_TARGET = 1.2;
 
-/** One mode's figures at one size: means of its runs, except peaks (the highest). */
+/** One mode's figures at one size: medians of its runs, except peaks (the highest). */
 export interface ModeFigures {
   imagesPerSecond: number;
   perRunImagesPerSecond: number[];
@@ -35,17 +36,13 @@ export interface SizeFigures {
   runs: ProcessingRun[];
 }
 
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
-}
-
 /** Figures of one mode from its runs. */
 export function figuresOf(runs: ProcessingRun[]): ModeFigures {
   const sum = (pick: (r: ProcessingRun) => number) => runs.reduce((a, r) => a + pick(r), 0);
   return {
-    imagesPerSecond: round(mean(runs.map((r) => r.imagesPerSecond)), 2),
+    imagesPerSecond: round(median(runs.map((r) => r.imagesPerSecond)), 2),
     perRunImagesPerSecond: runs.map((r) => r.imagesPerSecond),
-    cpuMsPerImage: round(mean(runs.map((r) => r.cpuMsPerImage))),
+    cpuMsPerImage: round(median(runs.map((r) => r.cpuMsPerImage))),
     peakRssMB: Math.max(...runs.map((r) => r.peakRssMB)),
     windowPeakRssMB: Math.max(...runs.map((r) => r.window.windowPeakRssMB)),
     eventLoopDelayMaxMs: Math.max(...runs.map((r) => r.window.eventLoopDelay.maxMs)),

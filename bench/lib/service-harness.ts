@@ -14,6 +14,7 @@ import { buildGraphQLSchema } from '../../src/graphql/schema.ts';
 import { HttpServer } from '../../src/http/server.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startService } from '../../src/service.ts';
+import { productionShape } from './shape.ts';
 
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -28,7 +29,10 @@ export interface BenchService {
   stop(): Promise<void>;
 }
 
-/** The configuration every bench service shares, plus `env` (which wins). */
+/**
+ * The configuration every bench service shares, then the production-shape variables of the
+ * bench's own environment (see shape.ts), then `env`, which wins.
+ */
 async function benchConfig(env: Record<string, string>): Promise<Config> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-'));
   return loadConfig({
@@ -40,6 +44,9 @@ async function benchConfig(env: Record<string, string>): Promise<Config> {
     LOG_LEVEL: 'warn',
     LOG_FORMAT: 'json',
     SHUTDOWN_GRACE_MS: '5000',
+    RATE_LIMIT_REQUESTS: '1000000000',
+    RATE_LIMIT_UPLOADS: '1000000',
+    ...productionShape(),
     ...env,
   });
 }

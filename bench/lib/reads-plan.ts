@@ -1,0 +1,206 @@
+import autocannon from 'autocannon';
+
+import type { ServerStats } from '../service.server.ts';
+import type { BenchOptions } from './cli.ts';
+import { round } from './measure.ts';
+import type { ChildService } from './service-child.ts';
+import {
+  control,
+  startChild,
+  startGatedPhotoServer,
+  stopChild,
+  uploadPhotos,
+} from './service-child.ts';
+import { median } from './stats.ts';
+
+/** The p99 the GraphQL progress query must stay under, in ms. */
+const GRAPHQL_P99_TARGET_MS = 50;
+
+const PROGRESS_QUERY = `query Progress($id: ID!) {
+  request(id: $id) { id status progress { total completed failed pending percent } }
+}`;
+
+type TargetName = 'healthz' | 'graphqlProgress' | 'restStatus';
+
+/** One load of one target: what autocannon saw and what it cost the service. */
+interface TargetRun {
+  target: TargetName;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+  requestsPerSecond: number;
+  responses: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** The service's CPU time during the load divided by the responses, in ms. */
+  serviceCpuMsPerRequest: number;
+}
+
+function requestFor(target: TargetName, service: ChildService, requestId: string) {
+  const auth = { authorization: `Bearer ${service.token}` };
+  switch (target) {
+    case 'healthz':
+      return { url: `${service.url}/healthz`, method: 'GET' as const, headers: {} };
+    case 'graphqlProgress':
+      return {
+        url: `${service.url}/graphql`,
+        method: 'POST' as const,
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: PROGRESS_QUERY, variables: { id: requestId } }),
+      };
+    case 'restStatus':
+      return {
+        url: `${service.url}/api/status/${requestId}`,
+        method: 'GET' as const,
+        headers: auth,
+      };
+    default:
+      throw new Error(`Unknown target ${String(target satisfies never)}`);
+  }
+}
+
+async function load(
+  target: TargetName,
+  service: ChildService,
+  requestId: string,
+  options: BenchOptions,
+  overallRate?: number,
+): Promise<TargetRun> {
+  const before = await control<ServerStats>(service, '/stats');
+  const result = await autocannon({
+    ...requestFor(target, service, requestId),
+    connections: options.connections,
+    duration: options.readSeconds,
+    timeout: 30,
+    ...(overallRate !== undefined && { overallRate }),
+  });
+  const after = await control<ServerStats>(service, '/stats');
+  const responses = result['2xx'] + result.non2xx;
+  return {
+    target,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    maxMs: result.latency.max,
+    requestsPerSecond: round(responses / result.duration),
+    responses,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    serviceCpuMsPerRequest: round((after.cpuMs - before.cpuMs) / Math.max(1, responses), 2),
+  };
+}
+
+/** Medians of one target's runs, and its throughput against the `healthz` baseline. */
+function figuresOf(runs: TargetRun[], baselineRps: number) {
+  const of = (pick: (r: TargetRun) => number) => round(median(runs.map(pick)), 2);
+  const requestsPerSecond = of((r) => r.requestsPerSecond);
+  return {
+    p50Ms: of((r) => r.p50Ms),
+    p99Ms: of((r) => r.p99Ms),
+    requestsPerSecond,
+    ratioToHealthz: round(requestsPerSecond / baselineRps, 3),
+    serviceCpuMsPerRequest: of((r) => r.serviceCpuMsPerRequest),
+    perRun: runs.map((r) => ({ p50: r.p50Ms, p99: r.p99Ms, rps: r.requestsPerSecond })),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    timeouts: runs.reduce((n, r) => n + r.timeouts, 0),
+  };
+}
+
+const TARGETS: readonly TargetName[] = ['healthz', 'graphqlProgress', 'restStatus'];
+
+/** How long the service may stay busy with requests left over from a load. */
+const IDLE_WAIT_MS = 300_000;
+
+/**
+ * Resolves once the service has used under 20% of a core over one second (its backlog of
+ * answers is done; each reading runs a full collection, some tens of ms), or after IDLE_WAIT_MS.
+ */
+async function waitIdle(service: ChildService): Promise<void> {
+  const deadline = Date.now() + IDLE_WAIT_MS;
+  let last = await control<ServerStats>(service, '/stats');
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const next = await control<ServerStats>(service, '/stats');
+    if (next.cpuMs - last.cpuMs < 200) return;
+    last = next;
+  }
+}
+
+/**
+ * The `reads` scenario: the service in a child process holds one request of
+ * `options.readImages` images (its downloads held back, so it stays in progress and the reads
+ * see a running request); autocannon in this process loads each target with
+ * `options.connections` clients for `options.readSeconds`. `GET /healthz`, the cheapest route
+ * through the same HTTP stack, is the baseline measured in the same run. The targets take turns
+ * (reversed on every other repeat) so a change in machine load falls on all of them.
+ */
+export async function benchReads(options: BenchOptions, print: (line: string) => void) {
+  const photos = await startGatedPhotoServer();
+  const service = await startChild({ SHUTDOWN_GRACE_MS: '1000' });
+  try {
+    const requestId = await uploadPhotos(service, photos.url, options.readImages);
+    const runs: TargetRun[] = [];
+    const paced: TargetRun[] = [];
+    for (let r = 0; r < options.repeat; r++) {
+      const order = r % 2 === 0 ? TARGETS : [...TARGETS].reverse();
+      for (const target of order) {
+        runs.push(await load(target, service, requestId, options));
+        // Requests still queued when a load ends keep the service busy; the next load waits.
+        await waitIdle(service);
+      }
+      // The loads above wait for each answer before the next request (a closed loop), so their
+      // latency is at least connections / throughput. At a fixed rate below saturation it is
+      // the service's own time per request.
+      paced.push(await load('graphqlProgress', service, requestId, options, options.readRate));
+      await waitIdle(service);
+    }
+    const stats = await control<ServerStats>(service, '/stats');
+
+    const healthz = figuresOf(
+      runs.filter((r) => r.target === 'healthz'),
+      1,
+    );
+    const targets = Object.fromEntries(
+      TARGETS.map((t) => [
+        t,
+        figuresOf(
+          runs.filter((r) => r.target === t),
+          healthz.requestsPerSecond,
+        ),
+      ]),
+    ) as Record<TargetName, ReturnType<typeof figuresOf>>;
+    const lines = TARGETS.map((t) => {
+      const f = targets[t];
+      return (
+        `reads ${t} (${options.readImages} images, ${options.connections} clients, ${options.readSeconds} s x ${options.repeat}):` +
+        ` p50 ${f.p50Ms} ms p99 ${f.p99Ms} ms ${f.requestsPerSecond} req/s` +
+        ` ratio to healthz ${f.ratioToHealthz.toFixed(2)} service cpu/req ${f.serviceCpuMsPerRequest} ms` +
+        ` non2xx ${f.non2xx} errors ${f.errors} timeouts ${f.timeouts}`
+      );
+    });
+    const pacedFigures = figuresOf(paced, healthz.requestsPerSecond);
+    lines.push(
+      `reads graphqlProgress paced at ${options.readRate} req/s over ${options.connections} clients:` +
+        ` p50 ${pacedFigures.p50Ms} ms p99 ${pacedFigures.p99Ms} ms ${pacedFigures.requestsPerSecond} req/s`,
+    );
+    const met = (f: { p99Ms: number; requestsPerSecond: number }) =>
+      f.requestsPerSecond > 0 && f.p99Ms < GRAPHQL_P99_TARGET_MS ? 'met' : 'NOT met';
+    lines.push(
+      `  graphqlProgress p99 target < ${GRAPHQL_P99_TARGET_MS} ms: saturated ${met(targets.graphqlProgress)},` +
+        ` paced ${met(pacedFigures)}; service peakRSS ${stats.peakRssMB} MB`,
+    );
+    lines.forEach(print);
+    return {
+      requestId,
+      targets,
+      paced: { rate: options.readRate, ...pacedFigures },
+      servicePeakRssMB: stats.peakRssMB,
+      runs: [...runs, ...paced],
+    };
+  } finally {
+    photos.close();
+    await stopChild(service.child);
+  }
+}
