@@ -91,22 +91,27 @@ interface Outcome {
   status?: number;
   code?: string | null;
   close?: number;
+  /** The error's message; compared only where a row names it. */
+  message?: string;
 }
 
 async function answer(res: Response): Promise<Outcome> {
   const text = await res.text();
   bodies.push(text);
-  let code: string | null;
   try {
     const body = JSON.parse(text) as {
-      errors?: { extensions?: { code?: string } }[];
-      error?: { code?: string };
+      errors?: { message?: string; extensions?: { code?: string } }[];
+      error?: { code?: string; message?: string };
     };
-    code = body.errors?.[0]?.extensions?.code ?? body.error?.code ?? null;
+    const error = body.errors?.[0];
+    return {
+      status: res.status,
+      code: error?.extensions?.code ?? body.error?.code ?? null,
+      message: error?.message ?? body.error?.message ?? '',
+    };
   } catch {
-    code = 'NOT_JSON';
+    return { status: res.status, code: 'NOT_JSON' };
   }
-  return { status: res.status, code };
 }
 
 const LIST = '{ requests(first: 1) { edges { cursor } } }';
@@ -289,6 +294,8 @@ interface Row {
 }
 
 const UNAUTHENTICATED: Outcome = { status: 401, code: 'UNAUTHENTICATED' };
+/** Every token refusal reads the same, whichever check failed. */
+const UNAUTHENTICATED_MESSAGE = 'A valid bearer token is required.';
 const ACCEPTED: Outcome = { status: 200, code: null };
 const CSV_INVALID: Outcome = { status: 200, code: 'CSV_INVALID' };
 const BAD_INPUT: Outcome = { status: 200, code: 'BAD_USER_INPUT' };
@@ -879,6 +886,7 @@ describe('hostile inputs', () => {
 
   it.each(rows)('$kind: $name → $expected', async ({ run, expected }) => {
     const outcome = await run();
+    if (outcome.code === 'UNAUTHENTICATED') expect(outcome.message).toBe(UNAUTHENTICATED_MESSAGE);
 
     expect(
       Object.fromEntries(Object.keys(expected).map((k) => [k, outcome[k as keyof Outcome]])),

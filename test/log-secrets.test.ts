@@ -78,9 +78,10 @@ describe('what the logs of a full run never contain', () => {
   it('captured the run: uploads, the subscription and both deliveries were logged', () => {
     const logs = bed.service.logs();
 
-    expect(logs).toContain('request uploaded');
     expect(receiver.received.length).toBeGreaterThanOrEqual(2);
-    expect(logs.split('\n').length).toBeGreaterThan(20);
+    for (const line of ['request uploaded', 'http request', 'request ended', 'webhook attempt']) {
+      expect(logs).toContain(line);
+    }
   });
 
   it.each([

@@ -14,10 +14,13 @@ export interface JwtVerifierOptions {
   clockToleranceSec: number;
 }
 
-/** A token was missing, malformed, forged or expired. The message names no internals. */
+/**
+ * A token was missing, malformed, forged or expired. Clients get one message for all of them,
+ * so a refusal tells a prober nothing about which check failed; `reason` stays internal.
+ */
 export class AuthenticationError extends Error {
   constructor(readonly reason: 'missing' | 'invalid' | 'expired') {
-    super(reason === 'expired' ? 'The token has expired.' : 'A valid bearer token is required.');
+    super('A valid bearer token is required.');
     this.name = 'AuthenticationError';
   }
 }
