@@ -44,7 +44,12 @@ describe.skipIf(skip)('rate limits kept in Redis', () => {
       RATE_LIMIT_REQUESTS: '5',
       RATE_LIMIT_UPLOADS: '2',
     };
-    [first, second] = await Promise.all([startTestService(env), startTestService(env)]);
+    // One budget, but each its own queues: their embedded databases hold different requests.
+    const queuePrefix = (name: string) => `${prefix.replace(/[^A-Za-z0-9_.-]/g, '-')}${name}`;
+    [first, second] = await Promise.all([
+      startTestService({ ...env, QUEUE_PREFIX: queuePrefix('first') }),
+      startTestService({ ...env, QUEUE_PREFIX: queuePrefix('second') }),
+    ]);
   });
   afterAll(async () => {
     await Promise.all([first.stop(), second.stop()]);
