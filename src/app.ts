@@ -5,11 +5,13 @@ import type { EventBus } from './events/event-bus.ts';
 import { MemoryEventBus } from './events/event-bus.memory.ts';
 import { configureSharp } from './images/image.transformer.ts';
 import type { Logger } from './observability/logger.ts';
+import { Metrics } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
 import type { JobQueue } from './queue/queue.ts';
 import { MemoryQueue } from './queue/queue.memory.ts';
+import { DuplicateRepository } from './repositories/duplicate.repository.ts';
 import { ImageRepository } from './repositories/image.repository.ts';
 import { RequestRepository } from './repositories/request.repository.ts';
 import { ProgressService } from './services/progress.service.ts';
@@ -21,6 +23,7 @@ import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { WebhookDeliverer } from './webhooks/webhook.deliverer.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
+import { createS3Storage } from './storage/storage.s3.ts';
 
 /** Everything the transports and workers use, built once per process from the config. */
 export interface App {
@@ -30,6 +33,7 @@ export interface App {
   storage: ObjectStorage;
   queue: JobQueue;
   events: EventBus;
+  metrics: Metrics;
   requestService: RequestService;
   progressService: ProgressService;
   webhookService: WebhookService;
@@ -46,6 +50,8 @@ export interface App {
  * @param publicUrl - base of the URLs handed to clients (stored files are under `/files`)
  */
 export async function createApp(config: Config, logger: Logger, publicUrl: string): Promise<App> {
+  // First, so a store without a region stops the start before the database is opened.
+  const storage = await createStorage(config, logger, publicUrl);
   const db = await openDatabase({
     url: config.database.url,
     pgliteDir: config.database.pgliteDir,
@@ -54,25 +60,28 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       if (applied.length > 0) logger.info('database migrated', { applied });
     },
   });
-  const storage: ObjectStorage = new LocalStorage(config.storage.filesDir, publicUrl);
   const queue = await createQueue(config, logger);
   const events = await createEventBus(config, logger);
+  const metrics = new Metrics({ queueDepth: () => queue.depth() });
 
   const requests = new RequestRepository(db.prisma);
-  const images = new ImageRepository(db.prisma);
+  const images = new ImageRepository(db.prisma, db.sql);
+  const duplicates = new DuplicateRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
-  const deliveries = await createDeliveries(config, logger, webhooks);
+  const deliveries = await createDeliveries(config, logger, webhooks, metrics);
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
     deliveries.poke();
   });
   const processor = new ImageProcessor({
     images,
+    duplicates,
     storage,
     events,
     finalizer,
     download: createDownloader(config.fetch),
     maxPixels: config.processing.maxImagePixels,
     logger,
+    metrics,
   });
   const requestService = new RequestService(
     requests,
@@ -85,6 +94,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       maxNameLength: config.limits.nameLength,
     },
     finalizer,
+    duplicates,
   );
 
   return {
@@ -94,6 +104,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     storage,
     queue,
     events,
+    metrics,
     requestService,
     progressService: new ProgressService(requestService, events),
     webhookService: new WebhookService(webhooks, requestService),
@@ -102,6 +113,17 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     finalizer,
     repositories: { requests, images },
   };
+}
+
+/** Files under `$DATA_DIR/files` served at `<publicUrl>/files`, or the `S3_BUCKET` bucket. */
+async function createStorage(
+  config: Config,
+  logger: Logger,
+  publicUrl: string,
+): Promise<ObjectStorage> {
+  const s3 = config.storage.s3;
+  if (!s3) return new LocalStorage(config.storage.filesDir, publicUrl);
+  return createS3Storage(s3, logger);
 }
 
 // The Redis adapters are loaded only when REDIS_URL is set: the embedded shape never pays for
@@ -126,8 +148,11 @@ async function createDeliveries(
   config: Config,
   logger: Logger,
   webhooks: WebhookRepository,
+  metrics: Metrics,
 ): Promise<DeliveryDispatcher> {
-  const deliverer = new WebhookDeliverer(webhooks, config.webhooks, logger);
+  const deliverer = new WebhookDeliverer(webhooks, config.webhooks, logger, (outcome) => {
+    metrics.webhookAttempt(outcome);
+  });
   if (!config.redisUrl) return new DeliveryWorker(webhooks, deliverer, config.webhooks, logger);
   const { BullMqDeliveryQueue } = await import('./queue/delivery-queue.bullmq.ts');
   return new BullMqDeliveryQueue(webhooks, deliverer, {

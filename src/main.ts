@@ -26,8 +26,9 @@ async function start(config: Config, logger: Logger): Promise<Service> {
     const { startService } = await import('./service.ts');
     return await startService(config, logger);
   } catch (error: unknown) {
-    if (error instanceof DataDirLockedError) logger.error(error.message);
-    else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    if (error instanceof DataDirLockedError || error instanceof ConfigError) {
+      logger.error(error.message);
+    } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       logger.error(
         `Port ${config.port} on ${config.host} is already in use; stop what uses it or set PORT.`,
       );

@@ -13,6 +13,7 @@ import type { ProcessingOptions } from '../src/domain/request.ts';
 import { ServiceError } from '../src/errors.ts';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { MemoryQueue } from '../src/queue/queue.memory.ts';
+import { DuplicateRepository } from '../src/repositories/duplicate.repository.ts';
 import type { NewProduct } from '../src/repositories/request.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { RequestFinalizer } from '../src/processing/request.finalizer.ts';
@@ -191,6 +192,7 @@ describe('a CSV whose rows are rejected', () => {
       new MemoryQueue(),
       limits,
       noFinalizer,
+      new DuplicateRepository(prisma),
     );
     const csv = await fixtureCsv('invalid-rows.csv', 'https://images.example.com');
 

@@ -6,15 +6,19 @@ import type { ImageServer } from './helpers/image-server.ts';
 import { startImageServer } from './helpers/image-server.ts';
 import type { GraphQLResponse, TestService, UploadBody } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
+import type { WebhookReceiver } from './helpers/webhook-receiver.ts';
+import { startWebhookReceiver } from './helpers/webhook-receiver.ts';
 
 let service: TestService;
 let images: ImageServer;
+let hook: WebhookReceiver;
 const releases: (() => void)[] = [];
 
 beforeAll(async () => {
-  [service, images] = await Promise.all([
+  [service, images, hook] = await Promise.all([
     startTestService({ WORKER_CONCURRENCY: '1' }),
     startImageServer(),
+    startWebhookReceiver(),
   ]);
   // Holds every image until the test lets it go, so the request stays running.
   images.route('/held.png', (_req, res) => {
@@ -25,10 +29,15 @@ afterAll(async () => {
   for (const release of releases) release();
   await service.stop();
   await images.close();
+  await hook.close();
 });
 
-async function upload(csv: string, token = service.token()): Promise<string> {
-  const res = await service.upload(csv, { token });
+async function upload(
+  csv: string,
+  token = service.token(),
+  variables: Record<string, unknown> = {},
+): Promise<string> {
+  const res = await service.upload(csv, { token, variables });
   return ((await res.json()) as UploadBody).data?.uploadCsv.request.id ?? '';
 }
 
@@ -46,7 +55,7 @@ describe('cancelRequest', () => {
   let answer: GraphQLResponse<CancelRequestMutation>;
 
   beforeAll(async () => {
-    id = await upload(heldCsv());
+    id = await upload(heldCsv(), service.token(), { webhookUrl: hook.url });
     await firstImageTaken();
     answer = await service.graphql(CancelRequestDocument, { id });
     for (const release of releases.splice(0)) release();
@@ -69,6 +78,33 @@ describe('cancelRequest', () => {
 
     expect(statuses?.filter((s) => s === 'PENDING')).toHaveLength(5);
     expect(images.hits.get('/held.png')).toBe(1);
+  });
+
+  it('lets the image in flight end cleanly, recorded as done, while the request stays CANCELLED', async () => {
+    await service.waitForEnd(id);
+    const inFlight = async () => {
+      const { data } = await service.graphql(RequestWithProductsDocument, { id });
+      const first = data?.request?.products.edges[0]?.node.images[0];
+      return { request: data?.request?.status, image: first?.status, url: first?.outputUrl };
+    };
+    while ((await inFlight()).image === 'PROCESSING') {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+
+    const now = await inFlight();
+    expect(now).toMatchObject({ request: 'CANCELLED', image: 'COMPLETED' });
+    expect((await fetch(now.url ?? '')).status).toBe(200);
+  });
+
+  it('sends the webhook once, saying CANCELLED with the output CSV', async () => {
+    const [delivery] = await hook.nth(1);
+    const body = JSON.parse(delivery?.body.toString() ?? '{}') as {
+      data?: { requestId?: string; status?: string; outputCsvUrl?: string };
+    };
+
+    expect(body.data).toMatchObject({ requestId: id, status: 'CANCELLED' });
+    expect((await fetch(body.data?.outputCsvUrl ?? '')).status).toBe(200);
+    expect(hook.received).toHaveLength(1);
   });
 
   it('leaves an ended request as it is when cancelled again', async () => {

@@ -106,6 +106,8 @@ export interface ImageRecord {
   format: string | null;
   width: number | null;
   height: number | null;
+  /** True when the stored file is the input unchanged (re-encoding would have grown it). */
+  keptOriginal: boolean | null;
 }
 
 export interface ProductRecord {
@@ -131,4 +133,5 @@ export interface ImageOutcome {
   format?: string;
   width?: number;
   height?: number;
+  keptOriginal?: boolean;
 }

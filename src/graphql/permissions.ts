@@ -65,7 +65,9 @@ export const RULES = {
     'progress',
     'products',
     'outputCsvUrl',
+    'options',
   ),
+  ProcessingOptions: every(allow, 'quality', 'format', 'maxWidth', 'maxHeight', 'keepMetadata'),
   // Reached only through a request the caller owns, or through their own webhooks.
   Progress: every(allow, 'total', 'completed', 'failed', 'pending', 'percent'),
   Product: every(allow, 'id', 'serialNumber', 'name', 'images'),
@@ -77,6 +79,7 @@ export const RULES = {
     'outputUrl',
     'status',
     'error',
+    'keptOriginal',
     'inputBytes',
     'outputBytes',
     'format',

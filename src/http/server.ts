@@ -20,7 +20,9 @@ import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
 import { complexityPlugin, queryProtection } from '../graphql/limits.ts';
+import { graphqlMetricsPlugin } from '../graphql/metrics.plugin.ts';
 import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
+import { httpMetrics, metricsRoutes } from './metrics.routes.ts';
 import { rateLimits } from './rate-limits.ts';
 import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
@@ -46,7 +48,9 @@ export class HttpServer {
     this.express.disable('x-powered-by');
     this.express.set('trust proxy', config.trustProxy);
     this.express.use(requestContext(logger));
+    this.express.use(httpMetrics(() => this.app?.metrics));
     this.express.use(healthRoutes(() => this.app));
+    this.express.use(metricsRoutes(() => this.app?.metrics, config.metricsToken));
     this.server = tls ? https.createServer(tls, this.express) : http.createServer(this.express);
   }
 
@@ -106,6 +110,7 @@ export class HttpServer {
         // The armour's plugins read no context, so they serve any context type.
         ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
         complexityPlugin(schema, config.graphql.maxComplexity),
+        graphqlMetricsPlugin(app.metrics),
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
       ],
@@ -115,16 +120,19 @@ export class HttpServer {
     const limits = rateLimits(config.rateLimits, verifyToken);
     this.express.use(['/graphql', '/api'], ...limits);
     this.express.use(restRoutes(app, verifyToken, this.publicUrl));
-    this.express.use(
-      '/files',
-      express.static(config.storage.filesDir, {
-        dotfiles: 'deny',
-        index: false,
-        fallthrough: false,
-        immutable: true,
-        maxAge: '7d',
-      }),
-    );
+    // Objects in S3 are read from S3 (S3_PUBLIC_URL or presigned URLs), never through here.
+    if (app.storage.kind === 'local') {
+      this.express.use(
+        '/files',
+        express.static(config.storage.filesDir, {
+          dotfiles: 'deny',
+          index: false,
+          fallthrough: false,
+          immutable: true,
+          maxAge: '7d',
+        }),
+      );
+    }
     this.express.use(
       '/graphql',
       // Refused before any byte of the body is read or written to a temporary file.

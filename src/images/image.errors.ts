@@ -27,6 +27,20 @@ export class ImageTransformError extends Error {
 }
 
 const NOT_AN_IMAGE = 'The file is not an image';
+const WEB_PAGE = 'The URL returned a web page, not an image; use the direct link to the image file';
+const EMPTY_FILE = 'The URL returned an empty file, not an image';
+
+/** The NOT_AN_IMAGE error, saying a web page or an empty file when that is what came back. */
+function notAnImageError(input: Buffer, cause: unknown): ImageTransformError {
+  const start = input.toString('utf8', 0, Math.min(input.length, 512)).trimStart().toLowerCase();
+  const message =
+    input.length === 0
+      ? EMPTY_FILE
+      : /^(<!doctype html|<html|<head|<body)/.test(start)
+        ? WEB_PAGE
+        : NOT_AN_IMAGE;
+  return new ImageTransformError('NOT_AN_IMAGE', message, { cause });
+}
 const CORRUPT_IMAGE = 'The image is damaged or incomplete and could not be decoded';
 
 /** Phrases libvips and its loaders use when the pixel data itself cannot be read. */
@@ -93,7 +107,7 @@ function unreadableInputError(
     case 'unknown':
       return recognised
         ? new ImageTransformError('CORRUPT_IMAGE', CORRUPT_IMAGE, { cause })
-        : new ImageTransformError('NOT_AN_IMAGE', NOT_AN_IMAGE, { cause });
+        : notAnImageError(input, cause);
     default: {
       const unreachable: never = signature;
       return unreachable;
@@ -114,7 +128,7 @@ export function toTransformError(error: unknown, input: Buffer): unknown {
     return error;
   }
   if (input.length === 0) {
-    return new ImageTransformError('NOT_AN_IMAGE', NOT_AN_IMAGE, { cause: error });
+    return notAnImageError(input, error);
   }
 
   if (/unsupported image format|corrupt header/i.test(message)) {

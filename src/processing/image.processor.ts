@@ -6,8 +6,16 @@ import type { EventBus } from '../events/event-bus.ts';
 import { ImageTransformError, transformImage } from '../images/image.transformer.ts';
 import type { Logger } from '../observability/logger.ts';
 import { withLogContext } from '../observability/logger.ts';
+import type { Metrics } from '../observability/metrics.ts';
 import type { ImageJob } from '../queue/queue.ts';
-import type { ClaimedImage, ImageRepository } from '../repositories/image.repository.ts';
+import type { DuplicateRepository } from '../repositories/duplicate.repository.ts';
+import type {
+  ClaimedImage,
+  ImageRepository,
+  RequestCounts,
+} from '../repositories/image.repository.ts';
+import { StorageError } from '../storage/storage.errors.ts';
+import type { StorageErrorCode } from '../storage/storage.errors.ts';
 import type { ObjectStorage } from '../storage/storage.ts';
 import { storageKeys } from '../storage/storage.ts';
 import { DownloadError } from './image.downloader.ts';
@@ -15,13 +23,32 @@ import type { RequestFinalizer } from './request.finalizer.ts';
 
 export interface ImageProcessorDeps {
   images: ImageRepository;
+  duplicates: DuplicateRepository;
   storage: ObjectStorage;
   events: EventBus;
   finalizer: RequestFinalizer;
   download: (url: string) => Promise<Buffer>;
   maxPixels: number;
   logger: Logger;
+  metrics: Metrics;
 }
+
+/** An outcome, and for a failure its reason as an error code (for the metrics). */
+interface Produced {
+  outcome: ImageOutcome;
+  reason?: string;
+}
+
+/** What the catalogue manager reads on an image whose result could not be stored. */
+const STORAGE_MESSAGES: Record<StorageErrorCode, string> = {
+  STORAGE_UNREACHABLE:
+    'The processed image could not be stored: the storage service did not answer.',
+  BUCKET_NOT_FOUND: 'The processed image could not be stored: the storage bucket does not exist.',
+  OBJECT_NOT_FOUND: 'The processed image could not be stored.',
+  ACCESS_DENIED: 'The processed image could not be stored: the storage service refused access.',
+  STORAGE_FAILED:
+    'The processed image could not be stored: the storage service answered with an error.',
+};
 
 /**
  * Processes one image job: fetch, re-encode, store, record, announce; and ends the request
@@ -37,9 +64,14 @@ export class ImageProcessor {
   }
 
   private async run(job: ImageJob): Promise<void> {
-    const { images, finalizer, logger } = this.deps;
+    const { images, logger } = this.deps;
     const claimed = await images.claim(job.imageId);
-    if (!claimed) return;
+    if (!claimed) {
+      // A follower of a repeated URL, or a repeat: takes its leader's result if it is ready.
+      const counts = await this.deps.duplicates.settleFollowers(job.imageId);
+      if (counts) await this.announce(job.requestId, counts, null);
+      return;
+    }
     await this.deps.events.publish({
       requestId: job.requestId,
       status: claimed.requestStatus,
@@ -49,31 +81,44 @@ export class ImageProcessor {
     });
 
     const started = performance.now();
-    const outcome = await this.produce(claimed);
+    const { outcome, reason } = await this.produce(claimed);
     const durationMs = Math.round(performance.now() - started);
-    const counts = await images.finish(job.imageId, outcome);
-    if (!counts) return;
+    const finished = await images.finish(job.imageId, outcome);
+    if (!finished) return;
+    const counts = (await this.deps.duplicates.settleFollowers(job.imageId)) ?? finished;
 
+    this.deps.metrics.imageEnded(outcome.status, durationMs / 1000, reason);
     logger.info('image processed', { status: outcome.status, durationMs, error: outcome.error });
-    const image: ImageRecord = { ...claimed.image, ...nullable(outcome) };
+    await this.announce(job.requestId, counts, { ...claimed.image, ...nullable(outcome) });
+  }
+
+  /** Publishes the request's new counters, and ends the request when no image is left. */
+  private async announce(
+    requestId: string,
+    counts: RequestCounts,
+    image: ImageRecord | null,
+  ): Promise<void> {
     await this.deps.events.publish({
-      requestId: job.requestId,
+      requestId,
       status: 'PROCESSING',
       progress: progressOf(counts),
       image,
       at: Date.now(),
     });
     if (counts.completed + counts.failed === counts.total) {
-      await withLogContext(
-        { requestId: job.requestId },
-        () => finalizer.finish(job.requestId),
-        false,
+      await withLogContext({ requestId }, () => this.deps.finalizer.finish(requestId), false).catch(
+        (error: unknown) => {
+          // E.g. the store is down. The request ends when a retrying queue runs the job again, or
+          // at the next start.
+          this.deps.logger.error('ending the request failed', { error });
+          throw error;
+        },
       );
     }
   }
 
   /** Fetches, re-encodes and stores one image; every failure becomes a FAILED outcome. */
-  private async produce({ image, options }: ClaimedImage): Promise<ImageOutcome> {
+  private async produce({ image, options }: ClaimedImage): Promise<Produced> {
     let input: Buffer;
     try {
       input = await this.deps.download(image.inputUrl);
@@ -88,7 +133,7 @@ export class ImageProcessor {
       });
       const key = storageKeys.image(image.requestId, image.id, result.extension);
       await this.deps.storage.put(key, result.data, result.contentType);
-      return {
+      const outcome: ImageOutcome = {
         status: 'COMPLETED',
         outputKey: key,
         outputUrl: await this.deps.storage.urlFor(key),
@@ -97,21 +142,29 @@ export class ImageProcessor {
         format: result.format,
         width: result.width,
         height: result.height,
+        keptOriginal: result.keptOriginal,
       };
+      return { outcome };
     } catch (error: unknown) {
-      return {
-        ...this.failure(error, 'The image could not be processed.'),
-        inputBytes: input.length,
-      };
+      const failed = this.failure(error, 'The image could not be processed.');
+      return { ...failed, outcome: { ...failed.outcome, inputBytes: input.length } };
     }
   }
 
-  private failure(error: unknown, fallback: string): ImageOutcome {
-    if (error instanceof DownloadError || error instanceof ImageTransformError) {
-      return { status: 'FAILED', error: error.message };
+  private failure(error: unknown, fallback: string): Produced {
+    if (error instanceof DownloadError) {
+      return { outcome: { status: 'FAILED', error: error.message }, reason: 'DOWNLOAD_FAILED' };
+    }
+    if (error instanceof ImageTransformError) {
+      return { outcome: { status: 'FAILED', error: error.message }, reason: error.code };
+    }
+    if (error instanceof StorageError) {
+      this.deps.logger.error('storing the image failed', { error, code: error.code });
+      const message = STORAGE_MESSAGES[error.code];
+      return { outcome: { status: 'FAILED', error: message }, reason: error.code };
     }
     this.deps.logger.error('image processing failed unexpectedly', { error });
-    return { status: 'FAILED', error: fallback };
+    return { outcome: { status: 'FAILED', error: fallback }, reason: 'INTERNAL' };
   }
 }
 
@@ -137,5 +190,6 @@ function nullable(outcome: ImageOutcome): Partial<ImageRecord> {
     format: outcome.format ?? null,
     width: outcome.width ?? null,
     height: outcome.height ?? null,
+    keptOriginal: outcome.keptOriginal ?? null,
   };
 }

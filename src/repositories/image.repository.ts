@@ -1,3 +1,4 @@
+import type { SqlRunner } from '../db/database.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type {
   ImageOutcome,
@@ -30,48 +31,70 @@ interface ClaimRow extends ImageRecord {
   failed: number;
 }
 
+/** The row the claim statement returns: the image, and its request before the claim. */
+const CLAIM_SQL = `
+  UPDATE images i SET status = 'PROCESSING', attempts = i.attempts + 1, started_at = now()
+  FROM requests r
+  WHERE i.id = $1::uuid AND i.status IN ('PENDING', 'PROCESSING') AND i.leader_id IS NULL
+    AND r.id = i.request_id AND r.status IN ('PENDING', 'PROCESSING')
+  RETURNING i.id, i.product_id AS "productId", i.request_id AS "requestId", i.position,
+    i.input_url AS "inputUrl", 'PROCESSING' AS status, i.output_key AS "outputKey",
+    i.output_url AS "outputUrl", i.error, i.input_bytes AS "inputBytes",
+    i.output_bytes AS "outputBytes", i.format, i.width, i.height,
+    i.kept_original AS "keptOriginal", r.options,
+    r.status::text AS "requestStatus", r.total_images AS total,
+    r.completed_images AS completed, r.failed_images AS failed`;
+
+/** A request's first claimed image starts it; later claims find it PROCESSING already. */
+const START_REQUEST_SQL = `
+  UPDATE requests SET status = 'PROCESSING', updated_at = now()
+  WHERE id = $1::uuid AND status = 'PENDING'`;
+
+const FINISH_SQL = `
+  WITH done AS (
+    UPDATE images SET status = $2::"ImageStatus", output_key = $3, output_url = $4, error = $5,
+      input_bytes = $6::int, output_bytes = $7::int, format = $8, width = $9::int,
+      height = $10::int, kept_original = $13::boolean, finished_at = now()
+    WHERE id = $1::uuid AND status IN ('PENDING', 'PROCESSING')
+    RETURNING request_id
+  )
+  UPDATE requests r
+  SET completed_images = r.completed_images + $11::int,
+      failed_images = r.failed_images + $12::int, updated_at = now()
+  FROM done WHERE r.id = done.request_id
+  RETURNING r.id AS "requestId", r.total_images AS total,
+            r.completed_images AS completed, r.failed_images AS failed`;
+
 /**
- * Image rows: taking one for work, and recording what became of it exactly once. Each of the
- * two is one SQL statement, since they run for every image and the embedded database shares
- * the event loop with everything else.
+ * Image rows: taking one for work, and recording what became of it exactly once. Both run for
+ * every image, so each is one statement sent straight to the driver (`sql`, not Prisma's
+ * engine): on the embedded database they run on the thread that serves everything else.
  */
 export class ImageRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly sql: SqlRunner,
+  ) {}
 
   /**
    * Marks an image PROCESSING if it is still to do and its request still runs, and its request
    * PROCESSING if this is its first image. An image found PROCESSING is taken again: its earlier
-   * worker died (delivery is at least once).
+   * worker died (delivery is at least once). A follower of a repeated URL is never taken (see
+   * DuplicateRepository).
    *
-   * @returns null when there is nothing to do: the image is finished or its request has ended
+   * @returns null when there is nothing to do: the image is finished, follows another, or its
+   * request has ended
    */
   async claim(imageId: string): Promise<ClaimedImage | null> {
-    const rows = await this.prisma.$queryRaw<ClaimRow[]>`
-      WITH claimed AS (
-        UPDATE images SET status = 'PROCESSING', attempts = attempts + 1, started_at = now()
-        WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING')
-          AND request_id IN (SELECT id FROM requests WHERE status IN ('PENDING', 'PROCESSING'))
-        RETURNING *
-      ), started AS (
-        UPDATE requests SET status = 'PROCESSING', updated_at = now()
-        WHERE id = (SELECT request_id FROM claimed) AND status = 'PENDING'
-        RETURNING id
-      )
-      SELECT c.id, c.product_id AS "productId", c.request_id AS "requestId", c.position,
-             c.input_url AS "inputUrl", c.status::text AS status, c.output_key AS "outputKey",
-             c.output_url AS "outputUrl", c.error, c.input_bytes AS "inputBytes",
-             c.output_bytes AS "outputBytes", c.format, c.width, c.height,
-             r.options, 'PROCESSING' AS "requestStatus", r.total_images AS total,
-             r.completed_images AS completed, r.failed_images AS failed
-      FROM claimed c JOIN requests r ON r.id = c.request_id`;
-    const row = rows[0];
+    const [row] = await this.sql<ClaimRow>(CLAIM_SQL, [imageId]);
     if (!row) return null;
 
     const { options, requestStatus, total, completed, failed, ...image } = row;
+    if (requestStatus === 'PENDING') await this.sql(START_REQUEST_SQL, [image.requestId]);
     return {
       image,
       options,
-      requestStatus,
+      requestStatus: 'PROCESSING',
       counts: { requestId: image.requestId, total, completed, failed },
     };
   }
@@ -84,24 +107,22 @@ export class ImageRepository {
    */
   async finish(imageId: string, outcome: ImageOutcome): Promise<RequestCounts | null> {
     const completed = outcome.status === 'COMPLETED' ? 1 : 0;
-    const rows = await this.prisma.$queryRaw<RequestCounts[]>`
-      WITH done AS (
-        UPDATE images SET status = ${outcome.status}::"ImageStatus",
-          output_key = ${outcome.outputKey ?? null}, output_url = ${outcome.outputUrl ?? null},
-          error = ${outcome.error ?? null}, input_bytes = ${outcome.inputBytes ?? null}::int,
-          output_bytes = ${outcome.outputBytes ?? null}::int, format = ${outcome.format ?? null},
-          width = ${outcome.width ?? null}::int, height = ${outcome.height ?? null}::int,
-          finished_at = now()
-        WHERE id = ${imageId}::uuid AND status IN ('PENDING', 'PROCESSING')
-        RETURNING request_id
-      )
-      UPDATE requests r
-      SET completed_images = r.completed_images + ${completed}::int,
-          failed_images = r.failed_images + ${1 - completed}::int, updated_at = now()
-      FROM done WHERE r.id = done.request_id
-      RETURNING r.id AS "requestId", r.total_images AS total,
-                r.completed_images AS completed, r.failed_images AS failed`;
-    return rows[0] ?? null;
+    const [row] = await this.sql<RequestCounts>(FINISH_SQL, [
+      imageId,
+      outcome.status,
+      outcome.outputKey ?? null,
+      outcome.outputUrl ?? null,
+      outcome.error ?? null,
+      outcome.inputBytes ?? null,
+      outcome.outputBytes ?? null,
+      outcome.format ?? null,
+      outcome.width ?? null,
+      outcome.height ?? null,
+      completed,
+      1 - completed,
+      outcome.keptOriginal ?? null,
+    ]);
+    return row ?? null;
   }
 
   /** Ids of a request's images not yet finished, in file order. */

@@ -9,6 +9,7 @@ import { canSee } from '../domain/viewer.ts';
 import { ServiceError } from '../errors.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { RequestFinalizer } from '../processing/request.finalizer.ts';
+import type { DuplicateRepository } from '../repositories/duplicate.repository.ts';
 import type { NewProduct, RequestRepository } from '../repositories/request.repository.ts';
 
 export interface UploadInput {
@@ -31,6 +32,7 @@ export class RequestService {
     private readonly queue: JobQueue,
     private readonly csvLimits: CsvLimits,
     private readonly finalizer: RequestFinalizer,
+    private readonly duplicates: DuplicateRepository,
   ) {}
 
   /**
@@ -61,7 +63,10 @@ export class RequestService {
     return parsed.products;
   }
 
-  /** Stores checked products as a PENDING request and queues its images. */
+  /**
+   * Stores checked products as a PENDING request and queues its images. A URL listed more than
+   * once is processed once, and every listing gets the result.
+   */
   async create(
     viewer: Viewer,
     parsed: ParsedProduct[],
@@ -84,6 +89,8 @@ export class RequestService {
       },
       products,
     );
+    // Before any job runs, so a URL listed twice is never fetched twice.
+    await this.duplicates.link(request.id);
 
     await this.queue.enqueue(
       products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId: request.id }))),

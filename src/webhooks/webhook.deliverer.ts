@@ -1,4 +1,5 @@
 import type { Logger } from '../observability/logger.ts';
+import type { WebhookAttemptOutcome } from '../observability/metrics.ts';
 import type { DueDelivery, WebhookRepository } from '../repositories/webhook.repository.ts';
 import type { SendOptions } from './webhook.sender.ts';
 import { makeWebhookSecret, sendWebhook } from './webhook.sender.ts';
@@ -23,6 +24,8 @@ export class WebhookDeliverer {
     private readonly webhooks: WebhookRepository,
     private readonly options: DelivererOptions,
     private readonly logger: Logger,
+    /** Told how each attempt ended, once it is recorded (for the metrics). */
+    private readonly onAttempt: (outcome: WebhookAttemptOutcome) => void = () => undefined,
   ) {}
 
   /**
@@ -52,11 +55,13 @@ export class WebhookDeliverer {
     const nextAttemptAt = retry ? new Date(Date.now() + jittered(pause)) : null;
     await this.webhooks.recordAttempt(delivery, { ...result, nextAttemptAt });
 
+    const outcome = result.delivered ? 'delivered' : retry ? 'retrying' : 'failed';
+    this.onAttempt(outcome);
     this.logger.info('webhook attempt', {
       attempt,
       statusCode: result.statusCode,
       durationMs: result.durationMs,
-      outcome: result.delivered ? 'delivered' : retry ? 'retrying' : 'failed',
+      outcome,
       ...(result.error && { error: result.error }),
       ...(nextAttemptAt && { nextAttemptAt: nextAttemptAt.toISOString() }),
     });

@@ -2,8 +2,13 @@ import 'reflect-metadata';
 
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 
-import type { ImageStatus, RequestStatus } from '../../domain/request.ts';
-import { ImageStatusEnum, RequestStatusEnum } from './enums.ts';
+import type {
+  ImageStatus,
+  OutputFormat,
+  ProcessingOptions as StoredOptions,
+  RequestStatus,
+} from '../../domain/request.ts';
+import { ImageStatusEnum, OutputFormatEnum, RequestStatusEnum } from './enums.ts';
 
 @ObjectType({ description: 'Image counts of a request.' })
 export class Progress {
@@ -31,6 +36,27 @@ export class Image {
   format!: string | null;
   @Field(() => Int, { nullable: true }) width!: number | null;
   @Field(() => Int, { nullable: true }) height!: number | null;
+  @Field(() => Boolean, {
+    nullable: true,
+    description:
+      'True when the stored file is the downloaded one, unchanged: re-encoding it in its own ' +
+      'format would have made it larger. Null until the image is done.',
+  })
+  keptOriginal!: boolean | null;
+}
+
+@ObjectType({ description: 'How the images of a request are processed, as stored at upload.' })
+export class ProcessingOptions implements StoredOptions {
+  @Field(() => Int, { description: 'Encoder quality, 1 to 100.' }) quality!: number;
+  @Field(() => OutputFormatEnum) format!: OutputFormat;
+  @Field(() => Int, { nullable: true, description: 'Largest width in pixels; null: none.' })
+  maxWidth!: number | null;
+  @Field(() => Int, { nullable: true, description: 'Largest height in pixels; null: none.' })
+  maxHeight!: number | null;
+  @Field(() => Boolean, {
+    description: 'False: EXIF (GPS included) is stripped; the colour stays as it was.',
+  })
+  keepMetadata!: boolean;
 }
 
 @ObjectType({ description: 'One row of the uploaded CSV.' })
@@ -52,6 +78,8 @@ export class Request {
   @Field(() => Date) createdAt!: Date;
   @Field(() => Date) updatedAt!: Date;
   @Field(() => Date, { nullable: true }) completedAt!: Date | null;
+  @Field(() => ProcessingOptions, { description: 'The processing options of the upload.' })
+  options!: ProcessingOptions;
 
   ownerId!: string;
   totalImages!: number;

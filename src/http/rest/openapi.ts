@@ -148,6 +148,18 @@ export function openApiDocument(serverUrl: string) {
             statusUrl: { type: 'string', format: 'uri' },
           },
         },
+        ProcessingOptions: {
+          type: 'object',
+          description: 'How the images are processed, as stored at upload.',
+          required: ['quality', 'format', 'maxWidth', 'maxHeight', 'keepMetadata'],
+          properties: {
+            quality: { type: 'integer', minimum: 1, maximum: 100 },
+            format: { enum: ['ORIGINAL', 'JPEG', 'WEBP', 'AVIF', 'PNG'] },
+            maxWidth: { type: ['integer', 'null'], minimum: 1 },
+            maxHeight: { type: ['integer', 'null'], minimum: 1 },
+            keepMetadata: { type: 'boolean' },
+          },
+        },
         Progress: {
           type: 'object',
           required: ['total', 'completed', 'failed', 'pending', 'percent'],
@@ -168,6 +180,7 @@ export function openApiDocument(serverUrl: string) {
             'createdAt',
             'completedAt',
             'outputCsvUrl',
+            'options',
             'products',
           ],
           properties: {
@@ -177,6 +190,7 @@ export function openApiDocument(serverUrl: string) {
             createdAt: { type: 'string', format: 'date-time' },
             completedAt: { type: ['string', 'null'], format: 'date-time' },
             outputCsvUrl: nullableUrl,
+            options: { $ref: '#/components/schemas/ProcessingOptions' },
             products: {
               type: 'array',
               items: {
@@ -202,6 +216,12 @@ export function openApiDocument(serverUrl: string) {
                         outputUrl: nullableUrl,
                         status: { enum: [...IMAGE_STATUSES] },
                         error: { type: ['string', 'null'] },
+                        keptOriginal: {
+                          type: ['boolean', 'null'],
+                          description:
+                            'True when the stored file is the downloaded one, unchanged, because ' +
+                            're-encoding it would have made it larger; null until done.',
+                        },
                       },
                     },
                   },

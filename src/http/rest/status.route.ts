@@ -32,6 +32,7 @@ function productJson(product: ProductWithImages): string {
       outputUrl: i.outputUrl,
       status: i.status,
       error: i.error,
+      keptOriginal: i.keptOriginal,
     })),
   });
 }
@@ -75,6 +76,7 @@ export function statusRoute(requests: RequestService, storage: ObjectStorage): R
       createdAt: request.createdAt,
       completedAt: request.completedAt,
       outputCsvUrl: await outputCsvUrl(request, storage),
+      options: request.options,
     };
     res.status(200).type('application/json');
     if (!(await write(res, `${JSON.stringify(head).slice(0, -1)},"products":[`))) return;
