@@ -11,6 +11,7 @@ export default tseslint.config(
       'src/generated',
       'test/generated',
       'web/dist',
+      'web/src/generated',
       'coverage',
     ],
   },

@@ -6,6 +6,7 @@ import { MemoryEventBus } from './events/event-bus.memory.ts';
 import { configureSharp } from './images/image.transformer.ts';
 import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
+import type { WebhookAttemptOutcome } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
@@ -23,7 +24,6 @@ import { DeliveryWorker } from './webhooks/delivery.worker.ts';
 import { WebhookDeliverer } from './webhooks/webhook.deliverer.ts';
 import type { ObjectStorage } from './storage/storage.ts';
 import { LocalStorage } from './storage/storage.local.ts';
-import { createS3Storage } from './storage/storage.s3.ts';
 
 /** Everything the transports and workers use, built once per process from the config. */
 export interface App {
@@ -68,7 +68,9 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   const images = new ImageRepository(db.prisma, db.sql);
   const duplicates = new DuplicateRepository(db.prisma);
   const webhooks = new WebhookRepository(db.prisma);
-  const deliveries = await createDeliveries(config, logger, webhooks, metrics);
+  const deliveries = await createDeliveries(config, logger, webhooks, (outcome) => {
+    metrics.webhookAttempt(outcome);
+  });
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
     deliveries.poke();
   });
@@ -123,6 +125,8 @@ async function createStorage(
 ): Promise<ObjectStorage> {
   const s3 = config.storage.s3;
   if (!s3) return new LocalStorage(config.storage.filesDir, publicUrl);
+  // Loaded only when used: the AWS SDK takes about a second to import.
+  const { createS3Storage } = await import('./storage/storage.s3.ts');
   return createS3Storage(s3, logger);
 }
 
@@ -148,11 +152,9 @@ async function createDeliveries(
   config: Config,
   logger: Logger,
   webhooks: WebhookRepository,
-  metrics: Metrics,
+  onAttempt: (outcome: WebhookAttemptOutcome) => void,
 ): Promise<DeliveryDispatcher> {
-  const deliverer = new WebhookDeliverer(webhooks, config.webhooks, logger, (outcome) => {
-    metrics.webhookAttempt(outcome);
-  });
+  const deliverer = new WebhookDeliverer(webhooks, config.webhooks, logger, onAttempt);
   if (!config.redisUrl) return new DeliveryWorker(webhooks, deliverer, config.webhooks, logger);
   const { BullMqDeliveryQueue } = await import('./queue/delivery-queue.bullmq.ts');
   return new BullMqDeliveryQueue(webhooks, deliverer, {

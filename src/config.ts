@@ -78,6 +78,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
+  PLAYGROUND: bool.default(true),
   IMAGE_QUALITY: int(1, 100).default(50),
   MAX_CSV_BYTES: int(1).default(50 * 1024 * 1024),
   MAX_CSV_ROWS: int(1).default(100_000),
@@ -106,8 +107,22 @@ const envSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
   RATE_LIMIT_UPLOADS: int(1).default(30),
   RATE_LIMIT_REQUESTS: int(1).default(1_200),
+  RATE_LIMIT_REDIS_PREFIX: z.string().min(1).default('image-pipeline:rate-limit:'),
+  CORS_ORIGINS: z
+    .string()
+    .refine(
+      (v) =>
+        v
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean)
+          .every((o) => URL.canParse(o) && new URL(o).origin === o.replace(/\/+$/, '')),
+      { error: 'expected origins such as https://app.example.com, separated by commas' },
+    )
+    .optional(),
   WS_KEEPALIVE_MS: int(100).default(12_000),
   WS_MAX_PAYLOAD_BYTES: int(1024).default(64 * 1024),
+  WS_MAX_CONNECTIONS_PER_SUBJECT: int(1, 10_000).default(20),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -205,12 +220,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       format: e.LOG_FORMAT ?? (e.NODE_ENV === 'production' ? 'json' : 'pretty'),
     }),
     metricsToken: e.METRICS_TOKEN,
+    /** GET /graphql from a browser answers the GraphiQL page; off in production if you like. */
+    playground: e.PLAYGROUND,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     rateLimits: Object.freeze({
       windowMs: e.RATE_LIMIT_WINDOW_MS,
       uploads: e.RATE_LIMIT_UPLOADS,
       requests: e.RATE_LIMIT_REQUESTS,
+      /** Put before every rate-limit key in Redis (used only with REDIS_URL). */
+      redisPrefix: e.RATE_LIMIT_REDIS_PREFIX,
     }),
+    /** Origins whose pages may call the API from a browser; empty means same-origin only. */
+    corsOrigins: Object.freeze(
+      (e.CORS_ORIGINS ?? '')
+        .split(',')
+        .map((o) => o.trim().replace(/\/+$/, ''))
+        .filter(Boolean),
+    ),
     graphql: Object.freeze({
       maxDepth: e.GRAPHQL_MAX_DEPTH,
       maxAliases: e.GRAPHQL_MAX_ALIASES,
@@ -228,6 +254,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     websocket: Object.freeze({
       keepAliveMs: e.WS_KEEPALIVE_MS,
       maxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxConnectionsPerSubject: e.WS_MAX_CONNECTIONS_PER_SUBJECT,
     }),
     processing: Object.freeze({
       concurrency: e.WORKER_CONCURRENCY,

@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RequestWithProductsDocument } from './generated/graphql.ts';
 import type { ImageServer } from './helpers/image-server.ts';
 import { IMAGES_DIR, startImageServer } from './helpers/image-server.ts';
+import type { RestClient } from './helpers/rest.ts';
+import { createRestClient } from './helpers/rest.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
 
@@ -69,6 +72,7 @@ function addRoutes(): void {
   serve('/reset', (req) => req.socket.destroy());
   serve('/never-answers', () => undefined);
   serve('/pdf', (_req, res) => res.writeHead(200).end('%PDF-1.7\n%%EOF\n'));
+  serve('/noise-q20.jpg', (_req, res) => res.writeHead(200).end(noiseJpeg));
 }
 
 /** Each case: the path served, how it must end, and how many times it may be asked for. */
@@ -124,12 +128,29 @@ const CASES = [
     1,
   ],
   ['a damaged JPEG', '/truncated.jpg', 'FAILED', /^The image is damaged or incomplete/, 1],
+  ['a JPEG that re-encoding would grow (C-07)', '/noise-q20.jpg', 'COMPLETED', null, 1],
 ] as const;
 
-type ImageRow = { inputUrl: string; status: string; error?: string | null };
+type ImageRow = {
+  inputUrl: string;
+  status: string;
+  error?: string | null;
+  inputBytes?: number | null;
+  outputBytes?: number | null;
+  keptOriginal?: boolean | null;
+};
 let rows: ImageRow[] = [];
+let requestId = '';
+/** 256×256 random noise saved at quality 20: a re-encode at quality 50 is larger. */
+let noiseJpeg: Buffer;
 
 beforeAll(async () => {
+  const noise = { type: 'gaussian' as const, mean: 128, sigma: 60 };
+  noiseJpeg = await sharp({
+    create: { width: 256, height: 256, channels: 3, background: '#808080', noise },
+  })
+    .jpeg({ quality: 20 })
+    .toBuffer();
   [service, images] = await Promise.all([
     startTestService({
       WORKER_CONCURRENCY: '4',
@@ -147,6 +168,7 @@ beforeAll(async () => {
 
   const body = (await (await service.upload(csv)).json()) as UploadBody;
   const id = body.data?.uploadCsv.request.id ?? '';
+  requestId = id;
   await service.waitForEnd(id);
   const { data } = await service.graphql(RequestWithProductsDocument, { id, first: 100 });
   rows = data?.request?.products.edges.flatMap((e) => e.node.images) ?? [];
@@ -169,6 +191,18 @@ describe('image servers that are slow, lie or fail', () => {
     const tries = rest[2];
 
     expect(images.hits.get(route.split('?')[0] ?? route)).toBe(tries);
+  });
+
+  it('stores the downloaded bytes when re-encoding would grow them, and says so on GraphQL and REST', async () => {
+    const rest: RestClient = await createRestClient(service);
+    const noise = rows.find((r) => r.inputUrl.endsWith('/noise-q20.jpg'));
+    const photo = rows.find((r) => r.inputUrl.endsWith('/jpeg-as-html'));
+    const status = await rest.status(requestId);
+    const listed = status.body.products?.flatMap((p) => p.images) ?? [];
+
+    expect(noise).toMatchObject({ keptOriginal: true, outputBytes: noiseJpeg.length });
+    expect(photo).toMatchObject({ keptOriginal: false });
+    expect(listed.find((i) => i.inputUrl.endsWith('/noise-q20.jpg'))?.keptOriginal).toBe(true);
   });
 
   it('waits as long as Retry-After asks before trying again', () => {

@@ -212,3 +212,16 @@ describe('animations, frame by frame', () => {
     expect(await framesDiffer(result.data, 0, 7)).toBe(true);
   });
 });
+
+describe('keepMetadata false', () => {
+  it('strips EXIF but keeps the colour profile, so the colours stay as they were', async () => {
+    const input = await fixture('progressive.jpg');
+    const before = await sharp(input).metadata();
+
+    const after = await sharp((await transform(input)).data).metadata();
+
+    expect(before.exif).toBeDefined();
+    expect(after.exif).toBeUndefined();
+    expect(after.icc?.equals(before.icc ?? Buffer.alloc(0))).toBe(true);
+  });
+});

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 
-import { graphql, isObjectType } from 'graphql';
+import { buildSchema, graphql, isObjectType, parse, subscribe } from 'graphql';
+import { applyMiddleware } from 'graphql-middleware';
+import { allow } from 'graphql-shield';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ServiceError } from '../src/errors.ts';
-import { RULES } from '../src/graphql/permissions.ts';
+import { isAdmin, isAuthenticated, permissionsFor, RULES } from '../src/graphql/permissions.ts';
 import { RequestResolver } from '../src/graphql/resolvers/request.resolver.ts';
 import { buildGraphQLSchema } from '../src/graphql/schema.ts';
 import type { TestService } from './helpers/service.ts';
@@ -26,6 +28,37 @@ describe('the permission rule tree', () => {
       );
 
     expect(missing, 'add a rule in src/graphql/permissions.ts').toEqual([]);
+  });
+
+  it('refuses a field the rule tree does not name, deny by default', async () => {
+    const schema = applyMiddleware(
+      buildSchema('type Query { named: String  forgotten: String }'),
+      permissionsFor({ Query: { named: allow } }),
+    );
+
+    const res = await graphql({
+      schema,
+      source: '{ named forgotten }',
+      rootValue: { named: 'yes', forgotten: 'leak' },
+    });
+
+    expect(res.data).toEqual({ named: 'yes', forgotten: null });
+    expect(res.errors?.map((e) => e.path?.join('.'))).toEqual(['forgotten']);
+  });
+
+  it('caches per operation only the rules that read nothing but the caller', () => {
+    const contextual = new Set<string>();
+    const visit = (node: unknown): void => {
+      const r = node as { name?: string; cache?: unknown; getRules?: () => unknown[] };
+      if (r.getRules) r.getRules().forEach(visit);
+      else if (r.cache === 'contextual' && r.name) contextual.add(r.name);
+    };
+    for (const fields of Object.values(RULES)) Object.values(fields).forEach(visit);
+
+    const callerOnly = [isAuthenticated, isAdmin].map(
+      (r) => (r as unknown as { name: string }).name,
+    );
+    expect([...contextual].sort()).toEqual(callerOnly.sort());
   });
 
   it('names no field the schema does not have, so no rule is dead', async () => {
@@ -67,6 +100,44 @@ describe('the rules at work', () => {
       const body = (await res.json()) as { errors?: { extensions?: { code?: string } }[] };
       expect(body.errors?.[0]?.extensions?.code, `${type}.${field}`).toBe('UNAUTHENTICATED');
     }
+  });
+
+  it('judges each alias of one document on its own object, never reusing an answer', async () => {
+    const mine = { id: randomUUID(), ownerId: 'alice', status: 'PENDING' };
+    const theirs = { id: randomUUID(), ownerId: 'bob', status: 'PENDING' };
+    const schema = await buildGraphQLSchema({
+      get: (resolverClass) =>
+        resolverClass === RequestResolver
+          ? Object.assign(Object.create(RequestResolver.prototype) as RequestResolver, {
+              request: (id: string) => Promise.resolve(id === mine.id ? mine : theirs),
+            })
+          : undefined,
+    });
+
+    const res = await graphql({
+      schema,
+      source: `{ a: request(id: "${mine.id}") { id } b: request(id: "${theirs.id}") { id } c: request(id: "${mine.id}") { id } }`,
+      contextValue: { viewer: { subject: 'alice', isAdmin: false } },
+    });
+
+    expect(res.data).toEqual({ a: { id: mine.id }, b: null, c: { id: mine.id } });
+    expect(
+      res.errors?.map((e) => [e.path?.join('.'), (e.originalError as ServiceError).code]),
+    ).toEqual([['b.id', 'NOT_FOUND']]);
+  });
+
+  it('refuses a subscription without a caller before it starts', async () => {
+    const schema = await buildGraphQLSchema();
+
+    const result = await subscribe({
+      schema,
+      document: parse(`subscription { requestProgress(id: "${randomUUID()}") { status } }`),
+      contextValue: {},
+    });
+
+    expect('errors' in result && result.errors?.[0]?.message).toBe(
+      'A valid bearer token is required.',
+    );
   });
 
   it('hides the fields of a request from anyone but its owner, even if a resolver leaked it', async () => {

@@ -24,7 +24,11 @@ export class AuthenticationError extends Error {
 
 export interface VerifiedToken {
   viewer: Viewer;
-  /** When the token stops being valid, in epoch milliseconds; null when it never does. */
+  /**
+   * When the token stops being accepted, in epoch milliseconds: its `exp` plus the clock
+   * tolerance, so an open WebSocket is closed at the moment a new request would be refused.
+   * Null when the token has no `exp`.
+   */
   expiresAt: number | null;
 }
 
@@ -61,7 +65,8 @@ export function createTokenVerifier(options: JwtVerifierOptions): TokenVerifier 
     const roles: unknown = (payload as { roles?: unknown }).roles;
     return {
       viewer: { subject: payload.sub, isAdmin: Array.isArray(roles) && roles.includes('admin') },
-      expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
+      expiresAt:
+        typeof payload.exp === 'number' ? (payload.exp + options.clockToleranceSec) * 1000 : null,
     };
   };
 }

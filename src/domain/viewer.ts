@@ -4,7 +4,16 @@ export interface Viewer {
   isAdmin: boolean;
 }
 
-/** Whether `viewer` may see something owned by `ownerId`. */
+/** Whether `viewer` is the subject that owns something owned by `ownerId`. */
+export function isOwnerOf(viewer: Viewer, ownerId: string): boolean {
+  return viewer.subject === ownerId;
+}
+
+/**
+ * Whether `viewer` may see something owned by `ownerId`: its owner or an admin. The one rule
+ * behind the GraphQL rule tree (`isOwner` or `isAdmin`), the REST routes and the services; the
+ * `/files` URLs are handed out only through answers this rule allowed.
+ */
 export function canSee(viewer: Viewer, ownerId: string): boolean {
-  return viewer.isAdmin || viewer.subject === ownerId;
+  return viewer.isAdmin || isOwnerOf(viewer, ownerId);
 }

@@ -28,10 +28,20 @@ export function queryProtection(limits: QueryLimits) {
     maxAliases: { n: limits.maxAliases },
     // Its cost grows with depth alone and ignores `first`; complexityPlugin counts items instead.
     costLimit: { enabled: false },
-    maxTokens: { n: limits.maxTokens },
+    // Counted by graphql-js's own parser instead (see parseOptions): the armour's check throws
+    // from a plugin hook, which Apollo answers as a 500.
+    maxTokens: { enabled: false },
     maxDirectives: { n: limits.maxDirectives },
     blockFieldSuggestion: { enabled: true },
   }).protect();
+}
+
+/**
+ * Apollo's parse options: graphql-js stops reading a document past `maxTokens` tokens and
+ * reports GRAPHQL_PARSE_FAILED (HTTP 400), before any work depends on its size.
+ */
+export function parseOptions(limits: QueryLimits) {
+  return { maxTokens: limits.maxTokens };
 }
 
 /**
@@ -59,13 +69,23 @@ export function complexityPlugin(schema: GraphQLSchema, maxComplexity: number): 
     requestDidStart: () =>
       Promise.resolve({
         didResolveOperation: ({ request, document }) => {
-          const complexity = getComplexity({
-            schema,
-            query: document,
-            estimators,
-            variables: request.variables ?? {},
-            ...(request.operationName && { operationName: request.operationName }),
-          });
+          let complexity: number;
+          try {
+            complexity = getComplexity({
+              schema,
+              query: document,
+              estimators,
+              variables: request.variables ?? {},
+              ...(request.operationName && { operationName: request.operationName }),
+            });
+          } catch (error: unknown) {
+            // Variables are coerced here before Apollo does it, so a bad value (an unknown
+            // enum, a string for an Int) is the client's mistake, said in GraphQL's words.
+            if (!(error instanceof GraphQLError)) throw error;
+            throw new GraphQLError(error.message, {
+              extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+            });
+          }
           if (complexity > maxComplexity) {
             throw new GraphQLError(
               `The query asks for too much at once (cost ${complexity}, limit ${maxComplexity}); ask for fewer items per page or fewer aliases.`,

@@ -1,10 +1,11 @@
-import { allow, rule, shield } from 'graphql-shield';
+import { allow, chain, or, rule, shield } from 'graphql-shield';
 import type { IRule, IRules } from 'graphql-shield';
 
-type ShieldRule = IRule | typeof allow;
+/** A leaf rule or a combination of rules (graphql-shield does not export the latter's type). */
+type ShieldRule = IRule | ReturnType<typeof chain>;
 
 import { AuthenticationError } from '../auth/jwt.ts';
-import { canSee } from '../domain/viewer.ts';
+import { isOwnerOf } from '../domain/viewer.ts';
 import { ServiceError } from '../errors.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -14,22 +15,48 @@ import type { GraphQLContext } from './context.ts';
  * The schema-coverage test fails when a field is added without a rule.
  */
 
-/** A caller with a verified token. The answer depends on the caller only, so it is cached per operation. */
-const isAuthenticated = rule({ cache: 'contextual' })(
+/*
+ * Caching: graphql-shield keys a `contextual` answer by the rule alone, so only rules that read
+ * nothing but the context (the caller) use it. A rule that reads the parent object or the
+ * arguments uses `no_cache` (or `strict`, keyed by parent and arguments), so one alias's answer
+ * is never reused for another's. The permissions test checks this for every rule here.
+ */
+
+/** A caller with a verified token. The answer depends on the caller only. */
+export const isAuthenticated = rule('isAuthenticated', { cache: 'contextual' })(
   (_parent: unknown, _args: unknown, ctx: Partial<GraphQLContext>) =>
     ctx.viewer ? true : new AuthenticationError('missing'),
 );
 
+/** A caller whose token has `roles: ["admin"]`: sees every owner's requests. */
+export const isAdmin = rule('isAdmin', { cache: 'contextual' })(
+  (_parent: unknown, _args: unknown, ctx: Partial<GraphQLContext>) => ctx.viewer?.isAdmin === true,
+);
+
 /**
- * A request's fields are shown to its owner or an admin only: the same check as REST and
- * `/files`. It depends on the parent object, so its answers are never cached across objects.
+ * The caller owns the parent object (its `ownerId`). With {@link isAdmin} it is `canSee`, the
+ * check the REST routes and the services make. It depends on the parent, so it is never cached.
  */
-const ownsRequest = rule({ cache: 'no_cache' })(
+export const isOwner = rule('isOwner', { cache: 'no_cache' })(
   (parent: { ownerId?: string }, _args: unknown, ctx: Partial<GraphQLContext>) =>
-    (ctx.viewer !== undefined &&
-      parent.ownerId !== undefined &&
-      canSee(ctx.viewer, parent.ownerId)) ||
-    new ServiceError('NOT_FOUND', 'No such request was found.'),
+    ctx.viewer !== undefined &&
+    parent.ownerId !== undefined &&
+    isOwnerOf(ctx.viewer, parent.ownerId),
+);
+
+/**
+ * A request's fields are shown to its owner or an admin only; anyone else is told it does not
+ * exist, never that it is forbidden.
+ */
+const ownsRequest = chain(
+  isAuthenticated,
+  or(
+    isAdmin,
+    isOwner,
+    rule('notFound', { cache: 'no_cache' })(
+      () => new ServiceError('NOT_FOUND', 'No such request was found.'),
+    ),
+  ),
 );
 
 function every(rule: ShieldRule, ...fields: string[]): Record<string, ShieldRule> {
@@ -109,11 +136,20 @@ export const RULES = {
   ),
 } satisfies IRules;
 
-/** The rule tree as GraphQL middleware: deny by default, the service's own errors passed on. */
-export const permissions = shield(RULES, {
-  fallbackRule: rule({ cache: 'contextual' })(
-    () => new Error('No permission rule covers this field'),
-  ),
-  allowExternalErrors: true,
-  debug: false,
-});
+/**
+ * A rule tree as GraphQL middleware: a field the tree does not name is refused (and logged as
+ * an internal error, since it is a missing rule rather than a client mistake); the service's
+ * own errors (NOT_FOUND, UNAUTHENTICATED) reach the client as they are.
+ */
+export function permissionsFor(rules: IRules) {
+  return shield(rules, {
+    fallbackRule: rule('noRuleForThisField', { cache: 'no_cache' })(
+      () => new Error('No permission rule covers this field'),
+    ),
+    allowExternalErrors: true,
+    debug: false,
+  });
+}
+
+/** The service's rule tree, deny by default. */
+export const permissions = permissionsFor(RULES);

@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 
 import { DateTimeResolver } from 'graphql-scalars';
-import type { GraphQLSchema } from 'graphql';
+import type { GraphQLFieldResolver, GraphQLSchema } from 'graphql';
 import { applyMiddleware } from 'graphql-middleware';
 import { buildSchema } from 'type-graphql';
 import type { ContainerType } from 'type-graphql';
@@ -44,5 +44,32 @@ export async function buildGraphQLSchema(container?: ContainerType): Promise<Gra
     validate: false,
     pubSub: unusedPubSub,
   });
-  return applyMiddleware(schema, permissions);
+  return guardSubscriptions(applyMiddleware(schema, permissions));
+}
+
+type FieldMiddleware = (
+  resolve: GraphQLFieldResolver<unknown, unknown>,
+  ...args: Parameters<GraphQLFieldResolver<unknown, unknown>>
+) => unknown;
+
+/**
+ * Runs each subscription's permission rule before its stream starts. graphql-middleware wraps
+ * a field's `subscribe` only when the field has no resolver of its own, and type-graphql gives
+ * every subscription one, so without this the rule would run on each event but not on
+ * subscribe. A refused rule's error is returned, which graphql-js reports as the answer.
+ */
+function guardSubscriptions(schema: GraphQLSchema): GraphQLSchema {
+  const generated = permissions.generate(schema) as Record<
+    string,
+    Record<string, FieldMiddleware | { resolve: FieldMiddleware }> | undefined
+  >;
+  for (const [name, field] of Object.entries(schema.getSubscriptionType()?.getFields() ?? {})) {
+    const guard = generated.Subscription?.[name];
+    const subscribe = field.subscribe;
+    if (!guard || !subscribe) throw new Error(`No permission rule guards Subscription.${name}`);
+    const middleware = typeof guard === 'function' ? guard : guard.resolve;
+    field.subscribe = (parent, args, context, info) =>
+      middleware(subscribe, parent, args, context, info);
+  }
+  return schema;
 }

@@ -4,6 +4,7 @@ import type { GraphQLFormattedError } from 'graphql';
 
 import { AuthenticationError } from '../auth/jwt.ts';
 import { ServiceError } from '../errors.ts';
+import { uploadError } from '../graphql/resolvers/upload.resolver.ts';
 import type { Logger } from '../observability/logger.ts';
 
 /** Codes Apollo and GraphQL set themselves for a request the client got wrong. */
@@ -25,7 +26,9 @@ const CLIENT_CODES = new Set([
  */
 export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const original = unwrapResolverError(error);
+    // The upload library's errors (a file missing from the body, a cut-off form) are the
+    // client's; they may surface outside the resolver's own catch.
+    const original = uploadError(unwrapResolverError(error));
     const { locations, path } = formatted;
 
     if (original instanceof ServiceError) {

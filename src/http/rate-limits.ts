@@ -3,6 +3,8 @@ import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 
 import type { TokenVerifier } from '../auth/jwt.ts';
 import { authenticateRequest } from '../graphql/context.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { RateLimitStores } from './rate-limit.store.ts';
 
 export interface RateLimitOptions {
   /** Length of one counting window, in milliseconds. */
@@ -39,12 +41,16 @@ const isUpload = (req: Request) =>
   (req.originalUrl.split('?')[0] === '/api/upload' || req.is('multipart/form-data') !== false);
 
 /**
- * Two limits with express-rate-limit, counted per subject (per address without a token): one on
- * uploads, one on every GraphQL operation and REST call. Counters live in this process.
+ * Two limits with express-rate-limit, counted per subject (per address without a token, the
+ * address Express reports, so behind a trusted proxy the forwarded one): one on uploads, one
+ * on every GraphQL operation and REST call. Counters live in `stores`: this process, or Redis.
+ * When the store fails the call is let through and the failure logged.
  */
 export function rateLimits(
   options: RateLimitOptions,
   verifyToken: TokenVerifier,
+  stores: RateLimitStores,
+  logger: Logger,
 ): RequestHandler[] {
   const common = {
     windowMs: options.windowMs,
@@ -52,9 +58,27 @@ export function rateLimits(
     handler: refuse,
     standardHeaders: 'draft-7' as const,
     legacyHeaders: false,
+    passOnStoreError: true,
+    logger: {
+      error: (error: unknown, message?: string) => {
+        logger.warn(message ?? 'rate limit store failed', { error });
+      },
+      warn: (error: unknown, message?: string) => {
+        logger.warn(message ?? 'rate limit misconfigured', { error });
+      },
+    },
+  };
+  const store = (name: string) => {
+    const made = stores.create(name);
+    return made ? { store: made } : {};
   };
   return [
-    rateLimit({ ...common, limit: options.uploads, skip: (req) => !isUpload(req) }),
-    rateLimit({ ...common, limit: options.requests }),
+    rateLimit({
+      ...common,
+      ...store('uploads'),
+      limit: options.uploads,
+      skip: (req) => !isUpload(req),
+    }),
+    rateLimit({ ...common, ...store('calls'), limit: options.requests }),
   ];
 }

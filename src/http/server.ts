@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 
 import { ApolloServer } from '@apollo/server';
 import type { ApolloServerPlugin } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
@@ -19,14 +20,18 @@ import { authFromHeaders } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
 import { createErrorFormatter } from './graphql.errors.ts';
 import { healthRoutes } from './health.routes.ts';
-import { complexityPlugin, queryProtection } from '../graphql/limits.ts';
+import { complexityPlugin, parseOptions, queryProtection } from '../graphql/limits.ts';
 import { graphqlMetricsPlugin } from '../graphql/metrics.plugin.ts';
 import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
 import { httpMetrics, metricsRoutes } from './metrics.routes.ts';
+import { rateLimitStores } from './rate-limit.store.ts';
+import type { RateLimitStores } from './rate-limit.store.ts';
 import { rateLimits } from './rate-limits.ts';
 import { requestContext } from './request-context.ts';
 import { restRoutes } from './rest/rest.routes.ts';
+import { corsPolicy, securityHeaders } from './security-headers.ts';
 import { attachSubscriptionServer } from './subscriptions.ts';
+import { defaultWebDir, webRoutes } from './web.ts';
 
 /**
  * The HTTP(S) server. It listens first, answering `/healthz` (and `/readyz` with 503) while
@@ -38,6 +43,7 @@ export class HttpServer {
   private readonly express = express();
   private apollo: ApolloServer<GraphQLContext> | undefined;
   private app: App | undefined;
+  private rateLimitStores: RateLimitStores | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -49,6 +55,8 @@ export class HttpServer {
     this.express.set('trust proxy', config.trustProxy);
     this.express.use(requestContext(logger));
     this.express.use(httpMetrics(() => this.app?.metrics));
+    this.express.use(securityHeaders());
+    this.express.use(['/graphql', '/api'], corsPolicy(config.corsOrigins));
     this.express.use(healthRoutes(() => this.app));
     this.express.use(metricsRoutes(() => this.app?.metrics, config.metricsToken));
     this.server = tls ? https.createServer(tls, this.express) : http.createServer(this.express);
@@ -84,6 +92,16 @@ export class HttpServer {
     return this.config.publicUrl ?? `${this.config.tls ? 'https' : 'http'}://localhost:${port}`;
   }
 
+  /**
+   * The base of URLs handed to the client of `req`: PUBLIC_URL when set; behind a trusted
+   * proxy, the scheme and host it forwarded (`X-Forwarded-Proto`, `X-Forwarded-Host`);
+   * otherwise {@link publicUrl}.
+   */
+  publicUrlFor(req: express.Request): string {
+    if (this.config.publicUrl || this.config.trustProxy === false) return this.publicUrl;
+    return `${req.protocol}://${req.host}`;
+  }
+
   /** Adds GraphQL and the file routes, served by `app`. */
   async mount(app: App, schema: GraphQLSchema, verifyToken: TokenVerifier): Promise<void> {
     const { config, logger } = this;
@@ -95,6 +113,7 @@ export class HttpServer {
       progress: app.progressService,
       formatError,
       validationRules: protection.validationRules,
+      logger,
       ...config.websocket,
     });
     this.apollo = new ApolloServer<GraphQLContext>({
@@ -105,6 +124,7 @@ export class HttpServer {
       stopOnTerminationSignals: false,
       formatError,
       allowBatchedHttpRequests: false,
+      parseOptions: parseOptions(config.graphql),
       validationRules: protection.validationRules,
       plugins: [
         // The armour's plugins read no context, so they serve any context type.
@@ -112,14 +132,20 @@ export class HttpServer {
         complexityPlugin(schema, config.graphql.maxComplexity),
         graphqlMetricsPlugin(app.metrics),
         ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
+        // The service serves its own playground (src/http/web.ts) instead of Apollo's page.
+        ApolloServerPluginLandingPageDisabled(),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },
       ],
     });
     await this.apollo.start();
 
-    const limits = rateLimits(config.rateLimits, verifyToken);
+    this.express.use(
+      webRoutes({ distDir: defaultWebDir(), playground: config.playground, logger }),
+    );
+    this.rateLimitStores = rateLimitStores(config.redisUrl, config.rateLimits.redisPrefix, logger);
+    const limits = rateLimits(config.rateLimits, verifyToken, this.rateLimitStores, logger);
     this.express.use(['/graphql', '/api'], ...limits);
-    this.express.use(restRoutes(app, verifyToken, this.publicUrl));
+    this.express.use(restRoutes(app, verifyToken, (req) => this.publicUrlFor(req)));
     // Objects in S3 are read from S3 (S3_PUBLIC_URL or presigned URLs), never through here.
     if (app.storage.kind === 'local') {
       this.express.use(
@@ -130,6 +156,10 @@ export class HttpServer {
           fallthrough: false,
           immutable: true,
           maxAge: '7d',
+          // Output images are meant to be embedded by other sites' pages.
+          setHeaders: (res) => {
+            res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+          },
         }),
       );
     }
@@ -165,13 +195,15 @@ export class HttpServer {
   /** Stops accepting connections and waits for requests in flight. Safe to call twice. */
   close(): Promise<void> {
     // Apollo 5's stop() never settles for a second caller while the first is running.
-    this.closing ??= this.apollo
-      ? this.apollo.stop()
-      : new Promise<void>((resolve) => {
-          this.server.close(() => {
-            resolve();
-          });
-        });
+    this.closing ??= (
+      this.apollo
+        ? this.apollo.stop()
+        : new Promise<void>((resolve) => {
+            this.server.close(() => {
+              resolve();
+            });
+          })
+    ).then(() => this.rateLimitStores?.close());
     return this.closing;
   }
 }

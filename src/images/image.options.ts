@@ -11,9 +11,9 @@ export interface TransformOptions {
   /** Largest output height in pixels; the image fits inside and is never enlarged. Unset: none. */
   maxHeight?: number | null;
   /**
-   * `false` strips EXIF (GPS included), XMP, IPTC and the ICC profile, the pixels being converted
-   * to sRGB. `true` keeps EXIF, with the orientation tag reset, and the ICC profile; CMYK and
-   * other non-RGB inputs are still converted to sRGB and carry an sRGB profile instead.
+   * `false` strips EXIF (GPS included), XMP and IPTC; `true` keeps EXIF, with the orientation
+   * tag reset. Either way the colour profile is kept (CMYK and other non-RGB inputs are
+   * converted to sRGB and carry an sRGB profile instead).
    */
   keepMetadata: boolean;
   /** Largest input in pixels, counted as width × height × frames decoded; an integer above 0. */

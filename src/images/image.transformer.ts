@@ -73,10 +73,13 @@ function planTransform(metadata: Metadata, options: TransformOptions): Plan {
   return { metadata, target, animated, frames };
 }
 
-function keepInputMetadata(pipeline: Sharp, metadata: Metadata): void {
-  pipeline.keepExif();
-
-  // A CMYK or Lab profile cannot describe the sRGB pixels written, so those get an sRGB one.
+/**
+ * Keeps the input's colour profile, whatever `keepMetadata` says: dropping it would shift the
+ * colours of a wide-gamut photo. A CMYK or Lab profile cannot describe the sRGB pixels written,
+ * so those get an sRGB one.
+ */
+function keepColourProfile(pipeline: Sharp, metadata: Metadata): void {
+  if (!metadata.hasProfile) return;
   if (RGB_OR_GREY_SPACES.has(metadata.space)) {
     pipeline.keepIccProfile();
   } else {
@@ -111,8 +114,9 @@ function buildPipeline(input: Buffer, plan: Plan, options: TransformOptions): Sh
   const greyscale =
     (metadata.space === 'b-w' || metadata.space === 'grey16') && keepsGreyscale(target);
   pipeline.toColourspace(greyscale ? 'b-w' : 'srgb');
+  keepColourProfile(pipeline, metadata);
   if (options.keepMetadata) {
-    keepInputMetadata(pipeline, metadata);
+    pipeline.keepExif();
   }
 
   return applyEncoder(pipeline, target, {
@@ -166,7 +170,6 @@ function hasStrippableMetadata(metadata: Metadata): boolean {
     metadata.exif !== undefined ||
     metadata.xmp !== undefined ||
     metadata.iptc !== undefined ||
-    metadata.hasProfile ||
     (metadata.comments?.length ?? 0) > 0
   );
 }

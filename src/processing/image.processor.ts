@@ -70,6 +70,9 @@ export class ImageProcessor {
       // A follower of a repeated URL, or a repeat: takes its leader's result if it is ready.
       const counts = await this.deps.duplicates.settleFollowers(job.imageId);
       if (counts) await this.announce(job.requestId, counts, null);
+      // A repeat may be the retry of a run whose image was recorded but whose request could not
+      // end (the store was down): ending it is idempotent, so try again here.
+      else await this.endIfDone(job.requestId);
       return;
     }
     await this.deps.events.publish({
@@ -84,7 +87,10 @@ export class ImageProcessor {
     const { outcome, reason } = await this.produce(claimed);
     const durationMs = Math.round(performance.now() - started);
     const finished = await images.finish(job.imageId, outcome);
-    if (!finished) return;
+    if (!finished) {
+      await this.endIfDone(job.requestId);
+      return;
+    }
     const counts = (await this.deps.duplicates.settleFollowers(job.imageId)) ?? finished;
 
     this.deps.metrics.imageEnded(outcome.status, durationMs / 1000, reason);
@@ -105,16 +111,21 @@ export class ImageProcessor {
       image,
       at: Date.now(),
     });
-    if (counts.completed + counts.failed === counts.total) {
-      await withLogContext({ requestId }, () => this.deps.finalizer.finish(requestId), false).catch(
-        (error: unknown) => {
-          // E.g. the store is down. The request ends when a retrying queue runs the job again, or
-          // at the next start.
-          this.deps.logger.error('ending the request failed', { error });
-          throw error;
-        },
-      );
-    }
+    if (counts.completed + counts.failed === counts.total) await this.endIfDone(requestId);
+  }
+
+  /**
+   * Ends the request if none of its images is left (the finalizer checks). A failure, such as
+   * the store being down, rejects the job: a retrying queue runs it again, and that repeat ends
+   * the request; failing that, the next start does.
+   */
+  private async endIfDone(requestId: string): Promise<void> {
+    await withLogContext({ requestId }, () => this.deps.finalizer.finish(requestId), false).catch(
+      (error: unknown) => {
+        this.deps.logger.error('ending the request failed', { error });
+        throw error;
+      },
+    );
   }
 
   /** Fetches, re-encodes and stores one image; every failure becomes a FAILED outcome. */

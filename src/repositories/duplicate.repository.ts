@@ -1,9 +1,33 @@
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { RequestCounts } from './image.repository.ts';
 
+/** One repeat of a URL: the image and the leader whose result it takes. */
+export interface ImageLink {
+  imageId: string;
+  leaderId: string;
+}
+
+/** Links a statement carries; two array parameters each, whatever the count. */
+const LINK_BATCH = 5_000;
+
+/**
+ * Every listing of a URL after its first, with the first as its leader, in file order. Costs
+ * nothing in the database when no URL repeats, which is the usual case.
+ */
+export function findRepeats(images: Iterable<{ id: string; inputUrl: string }>): ImageLink[] {
+  const leaders = new Map<string, string>();
+  const links: ImageLink[] = [];
+  for (const image of images) {
+    const leaderId = leaders.get(image.inputUrl);
+    if (leaderId === undefined) leaders.set(image.inputUrl, image.id);
+    else links.push({ imageId: image.id, leaderId });
+  }
+  return links;
+}
+
 /**
  * The same URL listed several times in one request is downloaded and processed once. Each
- * distinct URL has a _leader_ image (the one with the lowest id); the others are its
+ * distinct URL has a _leader_ image (its first listing in the file); the others are its
  * _followers_. Followers are never claimed: when the leader is done its result is copied to
  * them. The decision lives in the database, so it holds whatever the queue and however many
  * worker processes there are.
@@ -12,19 +36,20 @@ export class DuplicateRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Points every repeated URL of a request at its leader. Run once, after the request is stored
-   * and before its images are queued; running it again changes nothing.
+   * Points each follower at its leader, `LINK_BATCH` rows a statement. Run once, after the
+   * request is stored and before its images are queued; running it again changes nothing.
    *
-   * @returns how many images follow another
+   * @param links - follower and leader ids, as {@link findRepeats} gives them
    */
-  async link(requestId: string): Promise<number> {
-    return this.prisma.$executeRaw`
-      UPDATE images i SET leader_id = ranked.leader
-      FROM (
-        SELECT id, first_value(id) OVER (PARTITION BY input_url ORDER BY id) AS leader
-        FROM images WHERE request_id = ${requestId}::uuid
-      ) ranked
-      WHERE i.id = ranked.id AND ranked.leader <> ranked.id AND i.leader_id IS NULL`;
+  async link(links: readonly ImageLink[]): Promise<void> {
+    for (let i = 0; i < links.length; i += LINK_BATCH) {
+      const batch = links.slice(i, i + LINK_BATCH);
+      await this.prisma.$executeRaw`
+        UPDATE images i SET leader_id = u.leader_id
+        FROM unnest(${batch.map((l) => l.imageId)}::uuid[], ${batch.map((l) => l.leaderId)}::uuid[])
+          AS u(id, leader_id)
+        WHERE i.id = u.id AND i.leader_id IS NULL`;
+    }
   }
 
   /**

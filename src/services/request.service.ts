@@ -9,6 +9,7 @@ import { canSee } from '../domain/viewer.ts';
 import { ServiceError } from '../errors.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { RequestFinalizer } from '../processing/request.finalizer.ts';
+import { findRepeats } from '../repositories/duplicate.repository.ts';
 import type { DuplicateRepository } from '../repositories/duplicate.repository.ts';
 import type { NewProduct, RequestRepository } from '../repositories/request.repository.ts';
 
@@ -90,7 +91,7 @@ export class RequestService {
       products,
     );
     // Before any job runs, so a URL listed twice is never fetched twice.
-    await this.duplicates.link(request.id);
+    await this.duplicates.link(findRepeats(products.flatMap((p) => p.images)));
 
     await this.queue.enqueue(
       products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId: request.id }))),

@@ -1,7 +1,12 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 
-import type { ImageStatus, Progress, RequestStatus } from '../../src/domain/request.ts';
+import type {
+  ImageStatus,
+  ProcessingOptions,
+  Progress,
+  RequestStatus,
+} from '../../src/domain/request.ts';
 import type { TestService } from './service.ts';
 
 /** The REST error body: `{"error": {"code", "message", "problems"?}}`. */
@@ -27,6 +32,7 @@ export interface StatusProduct {
     outputUrl: string | null;
     status: ImageStatus;
     error: string | null;
+    keptOriginal: boolean | null;
   }[];
 }
 
@@ -37,6 +43,7 @@ export interface StatusBody {
   createdAt: string;
   completedAt: string | null;
   outputCsvUrl: string | null;
+  options: ProcessingOptions;
   products: StatusProduct[];
 }
 

@@ -74,6 +74,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
     RATE_LIMIT_UPLOADS: '100000',
     RATE_LIMIT_REQUESTS: '100000',
     ...shape.env,
+    WS_MAX_CONNECTIONS_PER_SUBJECT: '10000',
     ...env,
   });
   const captured: string[] = [];

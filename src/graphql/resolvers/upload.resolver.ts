@@ -52,6 +52,7 @@ export class UploadResolver {
     options?: ProcessingOptionsInput | null,
   ): Promise<UploadCsvPayload> {
     let stream: Readable | undefined;
+    let streamError: Error | undefined;
     try {
       const meta = {
         webhookUrl: validateWebhookUrl(webhookUrl),
@@ -66,6 +67,9 @@ export class UploadResolver {
       }
       // Throws at once when the upload already broke (over the size limit, cut off).
       stream = file.createReadStream();
+      stream.once('error', (error: Error) => {
+        streamError = error;
+      });
       const request = await this.requests.upload(viewer, {
         file: stream,
         fileName: file.filename || null,
@@ -79,7 +83,15 @@ export class UploadResolver {
       });
       return { request };
     } catch (error: unknown) {
-      throw uploadError(error);
+      // The body broke while the CSV was read from it (a form cut off mid-file): the client's.
+      const mapped = uploadError(error);
+      if (mapped === error && error === streamError) {
+        throw new ServiceError(
+          'BAD_USER_INPUT',
+          'The upload was incomplete or malformed; send the file again.',
+        );
+      }
+      throw mapped;
     } finally {
       stream?.destroy();
     }

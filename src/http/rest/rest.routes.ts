@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { Request } from 'express';
 
 import type { App } from '../../app.ts';
 import type { TokenVerifier } from '../../auth/jwt.ts';
@@ -11,14 +12,18 @@ import { uploadRoute } from './upload.route.ts';
 /**
  * The REST compatibility API: the same services, limits, rules and error codes as GraphQL.
  *
- * @param publicUrl - base of the URLs handed out (statusUrl, Location)
+ * @param publicUrlFor - base of the URLs handed to the caller of a request (statusUrl,
+ *   Location, the OpenAPI server)
  */
-export function restRoutes(app: App, verifyToken: TokenVerifier, publicUrl: string): Router {
+export function restRoutes(
+  app: App,
+  verifyToken: TokenVerifier,
+  publicUrlFor: (req: Request) => string,
+): Router {
   const router = Router();
-  const document = openApiDocument(publicUrl);
 
-  router.get('/api/openapi.json', (_req, res) => {
-    res.json(document);
+  router.get('/api/openapi.json', (req, res) => {
+    res.json(openApiDocument(publicUrlFor(req)));
   });
 
   const auth = requireViewer(verifyToken);
@@ -29,7 +34,7 @@ export function restRoutes(app: App, verifyToken: TokenVerifier, publicUrl: stri
       requests: app.requestService,
       maxCsvBytes: app.config.limits.csvBytes,
       defaultQuality: app.config.processing.defaultQuality,
-      statusUrl: (id) => `${publicUrl}/api/status/${id}`,
+      statusUrl: (req, id) => `${publicUrlFor(req)}/api/status/${id}`,
     }),
   );
   router.get('/api/status/:requestId', auth, statusRoute(app.requestService, app.storage));

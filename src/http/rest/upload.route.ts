@@ -16,8 +16,8 @@ export interface UploadRouteOptions {
   requests: RequestService;
   maxCsvBytes: number;
   defaultQuality: number;
-  /** Absolute URL of `/api/status/:id` for a request id. */
-  statusUrl: (requestId: string) => string;
+  /** Absolute URL of `/api/status/:id` for a request id, as seen by the caller of `req`. */
+  statusUrl: (req: Request, requestId: string) => string;
 }
 
 const badInput = (message: string) => new ServiceError('BAD_USER_INPUT', message);
@@ -162,7 +162,7 @@ export function uploadRoute(options: UploadRouteOptions): RequestHandler {
     };
 
     const request = await options.requests.create(viewerOf(res), upload.products, meta);
-    const statusUrl = options.statusUrl(request.id);
+    const statusUrl = options.statusUrl(req, request.id);
     res
       .status(202)
       .location(statusUrl)

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { TestService } from './helpers/service.ts';
+import { startTestService } from './helpers/service.ts';
+
+const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Whether Redis answers; without it (and outside CI) this file is skipped with a warning. */
+async function redisAvailable(): Promise<boolean> {
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+const skip = !(await redisAvailable()) && process.env.CI !== 'true';
+if (skip) console.warn(`skipped: Redis not reachable at ${redisUrl} (set TEST_REDIS_URL)`);
+
+describe.skipIf(skip)('rate limits kept in Redis', () => {
+  // This file's own keys: other test files and other engineers share this Redis.
+  const prefix = `test:rate-limit:${randomUUID()}:`;
+  const redis = new Redis(redisUrl);
+  let first: TestService;
+  let second: TestService;
+
+  beforeAll(async () => {
+    const env = {
+      REDIS_URL: redisUrl,
+      RATE_LIMIT_REDIS_PREFIX: prefix,
+      RATE_LIMIT_REQUESTS: '5',
+      RATE_LIMIT_UPLOADS: '2',
+    };
+    [first, second] = await Promise.all([startTestService(env), startTestService(env)]);
+  });
+  afterAll(async () => {
+    await Promise.all([first.stop(), second.stop()]);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  const call = (service: TestService, token: string | null) =>
+    fetch(`${service.url}/graphql`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        ...(token && { authorization: `Bearer ${token}` }),
+      },
+      body: JSON.stringify({ query: '{ requests(first: 1) { edges { cursor } } }' }),
+    });
+
+  it('shares one budget per subject between two services on one Redis', async () => {
+    const token = first.token('shared-subject');
+    const statuses: number[] = [];
+    for (const service of [first, second, first, second, second]) {
+      statuses.push((await call(service, token)).status);
+    }
+
+    const over = await call(first, token);
+    const body = (await over.json()) as { errors?: { extensions?: { code?: string } }[] };
+
+    expect(statuses).toEqual([200, 200, 200, 200, 200]);
+    expect(over.status).toBe(429);
+    expect(body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+  });
+
+  it('shares one budget per address for calls without a token, with Retry-After', async () => {
+    for (const service of [second, first, second, first, first]) {
+      expect((await call(service, null)).status).toBe(401);
+    }
+
+    const over = await call(second, null);
+
+    expect(over.status).toBe(429);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+  });
+
+  it('keeps its counters under the configured prefix only', async () => {
+    const keys = await redis.keys(`${prefix}*`);
+
+    expect(keys.length).toBeGreaterThanOrEqual(2);
+    expect(keys.some((k) => k.startsWith(`${prefix}calls:sub:shared-subject`))).toBe(true);
+  });
+});
