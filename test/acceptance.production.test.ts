@@ -1,6 +1,4 @@
-import { readdir } from 'node:fs/promises';
-import path from 'node:path';
-
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { parse } from 'csv-parse/sync';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +11,8 @@ import type { ChildHandle } from './helpers/process.ts';
 import { cleanUpProcesses, makeTempDir, spawnService } from './helpers/process.ts';
 import { skipWithoutRedis } from './helpers/redis.ts';
 import { csvForm } from './helpers/rest.ts';
+import type { TestS3 } from './helpers/s3.ts';
+import { startS3 } from './helpers/s3.ts';
 import type { ShapeResources } from './helpers/shape.ts';
 import { productionResources } from './helpers/shape.ts';
 import type { WebhookReceiver } from './helpers/webhook-receiver.ts';
@@ -34,15 +34,15 @@ interface Proc {
 
 /**
  * The production shape end to end, as an operator runs it: PostgreSQL and Redis on loopback,
- * two `ROLE=api` processes and two `ROLE=worker` processes, sharing one files directory (the
- * local storage; S3 is not on this branch). A worker is killed (SIGKILL) in the middle of a
- * request, and another is stopped with SIGTERM while it works.
+ * an S3-protocol store (s3rver), two `ROLE=api` processes and two `ROLE=worker` processes. A
+ * worker is killed (SIGKILL) in the middle of a request, and another is stopped with SIGTERM
+ * while it works.
  */
 describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () => {
   let resources: ShapeResources;
   let images: ImageServer;
   let hook: WebhookReceiver;
-  let dataDir: string;
+  let s3: TestS3;
   let env: Record<string, string>;
   let db: pg.Client;
   const token = signToken(JWT_SECRET, 'alice');
@@ -80,11 +80,13 @@ describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () =
   }
 
   beforeAll(async () => {
-    [resources, images, hook, dataDir] = await Promise.all([
+    let dataDir: string;
+    [resources, images, hook, dataDir, s3] = await Promise.all([
       productionResources(),
       startImageServer(),
       startWebhookReceiver(),
       makeTempDir(),
+      startS3(),
     ]);
     // Each image takes a while, so a worker is killed with work in hand.
     images.route('/slow.png', (_req, res) => {
@@ -97,6 +99,13 @@ describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () =
     await db.connect();
     env = {
       ...resources.env,
+      ...s3.env,
+      // s3rver's credentials, and no way for the SDK to look further (no files, no metadata).
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_CONFIG_FILE: `${dataDir}/no-aws-config`,
+      AWS_SHARED_CREDENTIALS_FILE: `${dataDir}/no-aws-credentials`,
       DATA_DIR: dataDir,
       JWT_SECRET,
       ALLOW_PRIVATE_NETWORK: 'true',
@@ -107,11 +116,10 @@ describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () =
       LOG_LEVEL: 'info',
     };
 
-    // The first API's address is every process's PUBLIC_URL: workers hand out file URLs too.
-    const first = await start('api');
-    env.PUBLIC_URL = first.url;
-    // The other three start together on the migrated database.
-    procs.push(first, ...(await Promise.all([start('api'), start('worker'), start('worker')])));
+    // Four processes start, and migrate, together on a fresh database.
+    procs.push(
+      ...(await Promise.all([start('api'), start('api'), start('worker'), start('worker')])),
+    );
   });
   afterAll(async () => {
     await cleanUpProcesses();
@@ -119,6 +127,7 @@ describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () =
     await resources.release();
     await images.close();
     await hook.close();
+    await s3.stop();
   });
 
   describe('a request whose worker is killed half-way (C-21)', () => {
@@ -170,10 +179,18 @@ describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () =
       expect(Math.max(...done)).toBe(IMAGES);
     });
 
-    it('stores exactly one file per image', async () => {
-      const files = await readdir(path.join(dataDir, 'files', 'requests', requestId, 'images'));
+    it('stores exactly one object per image in the bucket', async () => {
+      const client = new S3Client({
+        endpoint: s3.endpoint,
+        region: 'us-east-1',
+        forcePathStyle: true,
+      });
+      const listed = await client.send(
+        new ListObjectsV2Command({ Bucket: s3.bucket, Prefix: `requests/${requestId}/images/` }),
+      );
+      client.destroy();
 
-      expect(files).toHaveLength(IMAGES);
+      expect(listed.KeyCount).toBe(IMAGES);
     });
 
     it('writes an output CSV with every output URL, served by either API process', async () => {
@@ -183,9 +200,7 @@ describe.skipIf(skip)('the production shape: 2 API and 2 worker processes', () =
       const rows: Record<string, string>[] = parse(await res.text(), { columns: true });
 
       expect(rows).toHaveLength(IMAGES);
-      expect(rows.every((r) => r['Output Image Urls']?.startsWith(env.PUBLIC_URL ?? '-'))).toBe(
-        true,
-      );
+      expect(rows.every((r) => r['Output Image Urls']?.startsWith(s3.endpoint))).toBe(true);
     });
 
     it('delivers its webhook once', () => {
