@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -151,6 +151,23 @@ describe('GraphQL documents and bodies', () => {
 
     expect(res.status).toBe(404);
     expect(await res.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+  });
+
+  it('answers a missing stored file or folder with JSON 404, never a redirect or a 500', async () => {
+    await mkdir(path.join(service.dataDir, 'files', 'requests', 'a-request'), { recursive: true });
+    const before = service.logs().length;
+    for (const url of [
+      '/files/nope.jpg',
+      '/files/',
+      '/files/requests',
+      '/files/requests/a-request',
+    ]) {
+      const res = await fetch(`${service.url}${url}`, { redirect: 'manual' });
+
+      expect({ url, status: res.status }).toEqual({ url, status: 404 });
+      expect(await res.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    }
+    expect(service.logs().slice(before)).not.toContain('"level":"error"');
   });
 });
 

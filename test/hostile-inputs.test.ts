@@ -388,6 +388,18 @@ const rows: Row[] = [
   },
   {
     kind: 'token',
+    name: 'a sub holding a NUL byte, which the database cannot store',
+    run: () => query(LIST, sign(claims({ sub: 'alice\u0000' }))),
+    expected: UNAUTHENTICATED,
+  },
+  {
+    kind: 'token',
+    name: 'a sub longer than 256 characters',
+    run: () => query(LIST, sign(claims({ sub: 'a'.repeat(257) }))),
+    expected: UNAUTHENTICATED,
+  },
+  {
+    kind: 'token',
     name: 'another issuer',
     run: () => query(LIST, sign(claims({ iss: 'https://evil.test' }))),
     expected: UNAUTHENTICATED,
@@ -616,6 +628,18 @@ const rows: Row[] = [
     name: 'more bytes than MAX_CSV_BYTES over REST',
     run: () => restUpload(csvRows(`1,${'A'.repeat(3100)},${img(1)}`)),
     expected: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
+  },
+  {
+    kind: 'csv',
+    name: 'a product name holding a NUL byte',
+    run: () => upload(csvRows(`1,a\u0000b,${img(1)}`)),
+    expected: CSV_INVALID,
+  },
+  {
+    kind: 'csv',
+    name: 'a product name holding a NUL byte, over REST',
+    run: () => restUpload(csvRows(`1,a\u0000b,${img(1)}`)),
+    expected: { status: 400, code: 'CSV_INVALID' },
   },
   {
     kind: 'csv',

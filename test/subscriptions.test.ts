@@ -13,7 +13,7 @@ import { MemoryEventBus } from '../src/events/event-bus.memory.ts';
 import type { ProgressUpdate } from '../src/services/progress.service.ts';
 import { ProgressService } from '../src/services/progress.service.ts';
 import type { RequestService } from '../src/services/request.service.ts';
-import { RequestByIdDocument } from './generated/graphql.ts';
+import { RequestByIdDocument, WebhooksDocument } from './generated/graphql.ts';
 import type { ImageServer } from './helpers/image-server.ts';
 import { IMAGES_DIR, startImageServer } from './helpers/image-server.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
@@ -359,6 +359,30 @@ describe('requests that end', () => {
 
     expect(streams.map((s) => s.at(-1)?.data.requestId)).toEqual(ids);
     expect(streams.map((s) => s.at(-1)?.data.status)).toEqual(['COMPLETED', 'COMPLETED']);
+  });
+});
+
+describe('operations other than subscriptions', () => {
+  it('refuses a query and a mutation over the socket, pointing to HTTP', async () => {
+    const raw = await openRawSocket(service.url, service.token());
+    const documents = {
+      q: '{ requests(first: 1) { totalCount } }',
+      m: 'mutation { registerWebhook(url: "https://example.test/hook") { id } }',
+    };
+
+    for (const [id, query] of Object.entries(documents)) {
+      raw.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query } }));
+    }
+    const answers = await Promise.all(
+      Object.keys(documents).map((id) => raw.next((message) => message.id === id)),
+    );
+
+    expect(answers.map(({ type }) => type)).toEqual(['error', 'error']);
+    expect(JSON.stringify(answers[0]?.payload)).toContain('send queries over HTTP');
+    expect(JSON.stringify(answers[1]?.payload)).toContain('send mutations over HTTP');
+    const webhooks = await service.graphql(WebhooksDocument, {}, service.token());
+    expect(webhooks.data?.webhooks).toEqual([]);
+    raw.socket.close();
   });
 });
 

@@ -37,6 +37,10 @@ export interface VerifiedToken {
 
 export type TokenVerifier = (token: string) => VerifiedToken;
 
+/** A subject the service can store and show: 1 to 256 characters, no control characters. */
+// eslint-disable-next-line no-control-regex -- refusing control characters is the point
+const USABLE_SUBJECT = /^[^\u0000-\u001f\u007f]{1,256}$/u;
+
 /**
  * Returns the one function every transport uses to check a token. The algorithms are pinned
  * (HS256 with a secret; RS256 or ES256 with a public key), so neither `none` nor a token signed
@@ -61,7 +65,11 @@ export function createTokenVerifier(options: JwtVerifierOptions): TokenVerifier 
     } catch (error: unknown) {
       throw new AuthenticationError(error instanceof jwt.TokenExpiredError ? 'expired' : 'invalid');
     }
-    if (typeof payload === 'string' || typeof payload.sub !== 'string' || payload.sub === '') {
+    if (
+      typeof payload === 'string' ||
+      typeof payload.sub !== 'string' ||
+      !USABLE_SUBJECT.test(payload.sub)
+    ) {
       throw new AuthenticationError('invalid');
     }
 

@@ -27,14 +27,20 @@ export function checkSerialNumber(cell: string): CellCheck<number> {
   return { ok: true, value };
 }
 
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
 /**
  * Reads `Product Name`: trimmed, every whitespace run (line breaks included) turned into one
- * space, non-empty and at most `maxLength` characters.
+ * space, non-empty, free of control characters and at most `maxLength` characters.
  */
 export function checkProductName(cell: string, maxLength: number): CellCheck<string> {
   const name = cell.replace(/\s+/g, ' ').trim();
 
   if (name === '') return rejected('Product Name is empty; every product needs a name');
+  // \s above already turned tabs and line breaks into spaces; what is left cannot be stored
+  // (NUL) or shown (other control characters).
+  if (CONTROL_CHARACTER.test(name)) return rejected('Product Name contains a control character');
   if (isLongerThan(name, maxLength)) {
     return rejected(
       `Product Name is ${characterCount(name)} characters long; the limit is ${maxLength}`,

@@ -21,8 +21,10 @@ const sameHostSocket =
 /**
  * helmet's headers, with a Content-Security-Policy that lets the dashboard and the GraphQL
  * playground (same-origin scripts, styles, fonts and workers, editor styles set inline) talk
- * to `/graphql` over HTTP and WebSocket on the same host, and nothing else. Images may also
- * come from HTTPS hosts (S3 output URLs). `upgrade-insecure-requests` is left out so a
+ * to `/graphql` over HTTP and WebSocket on the same host, and nothing else. Images may come
+ * from any host: the dashboard shows input images from wherever a catalogue points (often plain
+ * HTTP) and outputs from `PUBLIC_URL` or S3, which need not be the page's own origin; an image
+ * runs no code. `upgrade-insecure-requests` is left out so a
  * plain-HTTP development server keeps working; HSTS is sent only on HTTPS answers: direct
  * TLS, or `X-Forwarded-Proto: https` from a trusted proxy (Express's `req.secure`).
  */
@@ -35,7 +37,7 @@ export function securityHeaders(): RequestHandler[] {
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'", "'unsafe-inline'"],
-          'img-src': ["'self'", 'data:', 'blob:', 'https:'],
+          'img-src': ["'self'", 'data:', 'blob:', 'http:', 'https:'],
           'font-src': ["'self'", 'data:'],
           'worker-src': ["'self'", 'blob:'],
           'connect-src': ["'self'", sameHostSocket('ws'), sameHostSocket('wss')],

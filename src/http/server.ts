@@ -153,7 +153,8 @@ export class HttpServer {
         express.static(config.storage.filesDir, {
           dotfiles: 'deny',
           index: false,
-          fallthrough: false,
+          // A folder is not a file: no redirect that would tell a request's folder exists.
+          redirect: false,
           immutable: true,
           maxAge: '7d',
           // Output images are meant to be embedded by other sites' pages.
@@ -161,6 +162,9 @@ export class HttpServer {
             res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
           },
         }),
+        (_req: express.Request, res: express.Response) => {
+          res.status(404).json({ error: { code: 'NOT_FOUND', message: 'No such file.' } });
+        },
       );
     }
     this.express.use(

@@ -1,6 +1,6 @@
 import type http from 'node:http';
 
-import { specifiedRules, validate } from 'graphql';
+import { GraphQLError, OperationTypeNode, specifiedRules, validate } from 'graphql';
 import type { GraphQLFormattedError, GraphQLSchema, ValidationRule } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { WebSocketServer } from 'ws';
@@ -43,6 +43,23 @@ export const TOO_MANY_CONNECTIONS = 4429;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
+ * Only subscriptions run over the socket. Queries and mutations go over HTTP, where the rate
+ * limits, the cost check and the token count apply; a socket would otherwise be a way around
+ * them.
+ */
+const subscriptionsOnly: ValidationRule = (context) => ({
+  OperationDefinition(node) {
+    if (node.operation === OperationTypeNode.SUBSCRIPTION) return;
+    context.reportError(
+      new GraphQLError(
+        `Only subscriptions run over WebSocket; send ${node.operation === OperationTypeNode.QUERY ? 'queries' : 'mutations'} over HTTP.`,
+        { nodes: node },
+      ),
+    );
+  },
+});
+
+/**
  * graphql-ws on the HTTP server's port at `/graphql`, with the same schema, context and error
  * shaping as HTTP. The token comes in `connectionParams.authorization`; a missing or invalid one
  * closes the socket with 4403, and so does the token's expiry (plus the clock tolerance) while
@@ -72,7 +89,11 @@ export function attachSubscriptionServer(
     {
       schema: options.schema,
       validate: (schema, document) =>
-        validate(schema, document, [...specifiedRules, ...options.validationRules]),
+        validate(schema, document, [
+          ...specifiedRules,
+          subscriptionsOnly,
+          ...options.validationRules,
+        ]),
       onConnect: (ctx) => {
         const auth = authFromConnectionParams(ctx.connectionParams, options.verifyToken);
         if (!auth) return false;

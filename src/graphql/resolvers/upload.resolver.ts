@@ -53,11 +53,14 @@ export class UploadResolver {
   ): Promise<UploadCsvPayload> {
     let stream: Readable | undefined;
     let streamError: Error | undefined;
+    // True while the form itself is read, before the CSV checks: what breaks then is the body.
+    let receiving = false;
     try {
       const meta = {
         webhookUrl: validateWebhookUrl(webhookUrl),
         options: resolveProcessingOptions(options, this.defaultQuality),
       };
+      receiving = true;
       const file = await upload;
       if (!isCsvUpload(file.mimetype, file.filename)) {
         throw new ServiceError(
@@ -70,6 +73,7 @@ export class UploadResolver {
       stream.once('error', (error: Error) => {
         streamError = error;
       });
+      receiving = false;
       const request = await this.requests.upload(viewer, {
         file: stream,
         fileName: file.filename || null,
@@ -83,9 +87,10 @@ export class UploadResolver {
       });
       return { request };
     } catch (error: unknown) {
-      // The body broke while the CSV was read from it (a form cut off mid-file): the client's.
+      // The body broke (a form cut off mid-file), before or while the CSV was read from it:
+      // the client's mistake, whichever error the break surfaced as.
       const mapped = uploadError(error);
-      if (mapped === error && error === streamError) {
+      if (mapped === error && !(error instanceof ServiceError) && (receiving || streamError)) {
         throw new ServiceError(
           'BAD_USER_INPUT',
           'The upload was incomplete or malformed; send the file again.',
