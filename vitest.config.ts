@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 import { defineConfig } from 'vitest/config';
@@ -15,6 +16,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // Test files spend much of their time waiting on sockets, child processes and databases,
+    // so one per core keeps the machine busy (vitest's default leaves a core idle).
+    maxWorkers: os.availableParallelism(),
     reporters: ['default'],
   },
 });
