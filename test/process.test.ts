@@ -406,7 +406,9 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
   });
 });
 
-describe('the compiled server (npm run build, then node dist/src/main.js)', () => {
+// The server half of `npm run build`: the web half would empty web/dist under the browser tests
+// running beside this file.
+describe('the compiled server (npm run build:server, then node dist/src/main.js)', () => {
   const token = signToken(JWT_SECRET, 'builder');
   let service: RunningService;
   let images: ImageServer | undefined;
@@ -416,10 +418,12 @@ describe('the compiled server (npm run build, then node dist/src/main.js)', () =
     images = await startImageServer();
     csv = csvOf([{ name: 'Desk lamp', urls: [`${images.url}/photo-landscape-0.3mp.jpg`] }]);
 
-    const build = spawnNpm(['run', 'build']);
+    const build = spawnNpm(['run', 'build:server']);
     const built = await build.waitForExit(120_000);
     if (built.code !== 0) {
-      throw new Error(`npm run build failed:\n${[...build.stdout, ...build.stderr].join('\n')}`);
+      throw new Error(
+        `npm run build:server failed:\n${[...build.stdout, ...build.stderr].join('\n')}`,
+      );
     }
 
     service = await startServiceProcess(
