@@ -1,4 +1,5 @@
 import type { CsvLimits } from './csv.types.ts';
+import { hasControlCharacter } from '../domain/text.ts';
 
 /** A cell's value, or the one message saying why it was rejected. */
 export type CellCheck<T> = { ok: true; value: T } | { ok: false; problem: string };
@@ -27,9 +28,6 @@ export function checkSerialNumber(cell: string): CellCheck<number> {
   return { ok: true, value };
 }
 
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-
 /**
  * Reads `Product Name`: trimmed, every whitespace run (line breaks included) turned into one
  * space, non-empty, free of control characters and at most `maxLength` characters.
@@ -40,7 +38,7 @@ export function checkProductName(cell: string, maxLength: number): CellCheck<str
   if (name === '') return rejected('Product Name is empty; every product needs a name');
   // \s above already turned tabs and line breaks into spaces; what is left cannot be stored
   // (NUL) or shown (other control characters).
-  if (CONTROL_CHARACTER.test(name)) return rejected('Product Name contains a control character');
+  if (hasControlCharacter(name)) return rejected('Product Name contains a control character');
   if (isLongerThan(name, maxLength)) {
     return rejected(
       `Product Name is ${characterCount(name)} characters long; the limit is ${maxLength}`,
@@ -123,14 +121,6 @@ function parseUrl(url: string): URL | null {
     if (error instanceof TypeError) return null;
     throw error;
   }
-}
-
-function hasControlCharacter(text: string): boolean {
-  for (let index = 0; index < text.length; index += 1) {
-    const code = text.charCodeAt(index);
-    if (code < 0x20 || code === 0x7f) return true;
-  }
-  return false;
 }
 
 // A string never has more code points than UTF-16 units, so the cheap length settles most cases.

@@ -1,5 +1,6 @@
 import type { OutputFormat, ProcessingOptions } from '../domain/request.ts';
 import { ServiceError } from '../errors.ts';
+import { hasControlCharacter } from '../domain/text.ts';
 
 /** What a client may send; every field optional. */
 export interface ProcessingOptionsRequest {
@@ -64,7 +65,7 @@ export function validateWebhookUrl(
       `${field} must be at most ${MAX_WEBHOOK_URL_LENGTH} characters.`,
     );
   }
-  if (Array.from(url).some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) {
+  if (hasControlCharacter(url)) {
     throw new ServiceError('BAD_USER_INPUT', `${field} must not contain control characters.`);
   }
   if (!URL.canParse(url)) throw new ServiceError('BAD_USER_INPUT', `${field} is not a valid URL.`);
