@@ -40,7 +40,7 @@ function readArgs(): ScalingArgs {
     n: intArg(args, 'n'),
     photoBaseUrl: stringArg(args, 'photoBaseUrl'),
     run: stringArg(args, 'run'),
-    profileFile: typeof args.profileFile === 'string' ? args.profileFile : undefined,
+    profileDir: typeof args.profileDir === 'string' ? args.profileDir : undefined,
   };
 }
 
@@ -82,13 +82,7 @@ async function startProcesses(
 
   const workerEnv = { ...env, WORKER_CONCURRENCY: '1', VIPS_CONCURRENCY: '1' };
   const profile = (i: number) =>
-    args.profileFile && i === 0
-      ? [
-          '--cpu-prof',
-          `--cpu-prof-dir=${path.dirname(args.profileFile)}`,
-          `--cpu-prof-name=${path.basename(args.profileFile)}`,
-        ]
-      : [];
+    args.profileDir && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${args.profileDir}`] : [];
   const started = await Promise.allSettled(
     Array.from({ length: args.workers }, (_, i) =>
       startRole('worker', `worker ${i + 1}`, workerEnv, { nodeArgs: profile(i) }),

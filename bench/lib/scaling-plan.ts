@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 import type { BenchOptions } from './cli.ts';
@@ -34,13 +34,23 @@ async function runOne(args: ScalingArgs): Promise<ScalingRun> {
   return { ...run, cpuMs: { ...run.cpuMs, photoServer: round((used.user + used.system) / 1000) } };
 }
 
+/**
+ * The main thread's profile among those `--cpu-prof` wrote: Node names them
+ * `CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile`, the main thread being thread 0.
+ */
+async function mainThreadProfile(dir: string): Promise<string> {
+  const name = (await readdir(dir)).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  if (!name) throw new Error(`No main-thread profile in ${dir}`);
+  return path.join(dir, name);
+}
+
 /** One more two-worker run, its first worker under `--cpu-prof`; not part of the figures. */
 async function profileRun(n: number, baseUrl: string, print: (line: string) => void) {
-  await mkdir(PROFILES_DIR, { recursive: true });
-  const profileFile = path.join(PROFILES_DIR, 'scaling-worker.cpuprofile');
-  await rm(profileFile, { force: true });
-  const run = await runOne({ workers: 2, n, photoBaseUrl: baseUrl, run: 'profile', profileFile });
-  const summary = await summariseProfileFile(profileFile, run.windowUs);
+  const profileDir = path.join(PROFILES_DIR, 'scaling-worker');
+  await rm(profileDir, { recursive: true, force: true });
+  await mkdir(profileDir, { recursive: true });
+  const run = await runOne({ workers: 2, n, photoBaseUrl: baseUrl, run: 'profile', profileDir });
+  const summary = await summariseProfileFile(await mainThreadProfile(profileDir), run.windowUs);
   print(
     `scaling profile: one extra run, 2 workers, n=${n}, ${run.imagesPerSecond} img/s, first worker's main thread inside the window, not in the figures`,
   );

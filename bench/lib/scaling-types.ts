@@ -7,8 +7,11 @@ export interface ScalingArgs {
   photoBaseUrl: string;
   /** Tag put in every URL, database name and queue prefix, so no two runs share one. */
   run: string;
-  /** Starts the first worker under `--cpu-prof`, writing this `.cpuprofile` at its exit. */
-  profileFile?: string;
+  /**
+   * Starts the first worker under `--cpu-prof`, writing its `.cpuprofile` files (one per thread:
+   * the main thread's and tsx's loader thread's) into this folder at its exit.
+   */
+  profileDir?: string;
 }
 
 /**
