@@ -488,6 +488,8 @@ describe('configureSharp', () => {
     configureSharp(1, 1);
 
     expect(sharp.concurrency()).toBe(1);
-    expect(() => configureSharp(1, 0)).toThrow(RangeError);
+    expect(() => {
+      configureSharp(1, 0);
+    }).toThrow(RangeError);
   });
 });
