@@ -10,6 +10,7 @@ import { benchConcurrency } from './lib/concurrency-plan.ts';
 import { benchIngestion } from './lib/ingestion-plan.ts';
 import { benchProcessing } from './lib/processing-plan.ts';
 import { benchReads } from './lib/reads-plan.ts';
+import { benchScaling } from './lib/scaling-plan.ts';
 import { machineInfo, writeResult } from './lib/results.ts';
 import { shapeName } from './lib/shape.ts';
 import { benchSoak } from './lib/soak-plan.ts';
@@ -25,6 +26,7 @@ const SCENARIO_RUNNERS: Record<ScenarioName, Scenario> = {
   subscriptions: benchSubscriptions,
   soak: benchSoak,
   concurrency: benchConcurrency,
+  scaling: benchScaling,
   startup: benchStartup,
 };
 

@@ -173,7 +173,7 @@ async function createDeliveries(
  * crash or a stop interrupted), then takes jobs from the queue.
  */
 export async function startWorker(app: App): Promise<void> {
-  configureSharp(app.config.processing.concurrency);
+  configureSharp(app.config.processing.concurrency, app.config.processing.vipsThreads);
   app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
   app.deliveries.start();
 

@@ -75,6 +75,7 @@ const envSchema = z.object({
   ALLOW_PRIVATE_NETWORK: bool.default(false),
   ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   WORKER_CONCURRENCY: int(1, 256).default(os.availableParallelism()),
+  VIPS_CONCURRENCY: int(1, 1024).optional(),
   LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
@@ -258,6 +259,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     }),
     processing: Object.freeze({
       concurrency: e.WORKER_CONCURRENCY,
+      /** libvips threads per image (VIPS_CONCURRENCY); unset: shared out by configureSharp. */
+      vipsThreads: e.VIPS_CONCURRENCY,
       defaultQuality: e.IMAGE_QUALITY,
       maxImagePixels: e.MAX_IMAGE_PIXELS,
     }),

@@ -483,4 +483,13 @@ describe('configureSharp', () => {
     expect(sharp.cache().items.max).toBe(0);
     expect(sharp.concurrency()).toBe(Math.max(1, Math.floor(availableParallelism() / 2)));
   });
+
+  it('gives each image the threads it is told (VIPS_CONCURRENCY) instead of a share of the cores', () => {
+    configureSharp(1, 1);
+
+    expect(sharp.concurrency()).toBe(1);
+    expect(() => {
+      configureSharp(1, 0);
+    }).toThrow(RangeError);
+  });
 });

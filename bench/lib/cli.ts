@@ -8,6 +8,7 @@ export const SCENARIOS = [
   'subscriptions',
   'soak',
   'concurrency',
+  'scaling',
   'startup',
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
@@ -47,13 +48,15 @@ export interface BenchOptions {
   /** Concurrencies of the `concurrency` sweep, at `sweepImages` images each. */
   sweep: number[];
   sweepImages: number;
+  /** Images of each `scaling` run (one API, one or two workers). */
+  scalingImages: number;
 }
 
 export const USAGE = `usage: npm run bench -- [${SCENARIOS.join('] [')}] [--quick] [--profile]
   [--repeat=N] [--concurrency=C] [--sizes=120,1200] [--rows=10000,100000]
   [--read-images=10000] [--connections=200] [--read-seconds=10] [--read-rate=50]
   [--clients=1000] [--subscription-images=200] [--soak-images=5000]
-  [--sweep=1,2,4,8] [--sweep-images=240]`;
+  [--sweep=1,2,4,8] [--sweep-images=240] [--scaling-images=400]`;
 
 function isScenario(value: string): value is ScenarioName {
   return (SCENARIOS as readonly string[]).includes(value);
@@ -85,6 +88,7 @@ function defaults(quick: boolean): BenchOptions {
     soakImages: quick ? 400 : 5_000,
     sweep: quick ? [1, 2] : [1, 2, 4, 8],
     sweepImages: quick ? 60 : 240,
+    scalingImages: quick ? 100 : 400,
   };
 }
 
@@ -100,6 +104,7 @@ const NUMBER_FLAGS = {
   '--subscription-images': 'subscriptionImages',
   '--soak-images': 'soakImages',
   '--sweep-images': 'sweepImages',
+  '--scaling-images': 'scalingImages',
 } as const;
 const LIST_FLAGS = { '--sizes': 'sizes', '--rows': 'rows', '--sweep': 'sweep' } as const;
 

@@ -17,8 +17,16 @@ interface ProfileNode {
 /** The parts of a V8 `.cpuprofile` file this summary reads. */
 interface CpuProfile {
   nodes: ProfileNode[];
+  /** Monotonic clock at the start, µs (the clock of `process.hrtime` in every process). */
+  startTime?: number;
   samples?: number[];
   timeDeltas?: number[];
+}
+
+/** A span of the monotonic clock, µs: only the samples inside it are summed. */
+export interface ProfileWindow {
+  from: number;
+  to: number;
 }
 
 /** One line of a profile summary: self time of a function or of a package. */
@@ -94,19 +102,29 @@ function packagesByNode(nodes: ProfileNode[]): Map<number, string> {
   return new Map(nodes.map((node) => [node.id, labelOf(node.id)]));
 }
 
-/** Adds up self time per function and per package from the samples of `profile`. */
-export function summariseProfile(profile: CpuProfile, file: string, count = 15): ProfileSummary {
+/**
+ * Adds up self time per function and per package from the samples of `profile`, or of those
+ * taken inside `window` (a whole-process `--cpu-prof` profile without its start and stop).
+ */
+export function summariseProfile(
+  profile: CpuProfile,
+  file: string,
+  count = 15,
+  window?: ProfileWindow,
+): ProfileSummary {
   const frames = new Map(profile.nodes.map((node) => [node.id, node.callFrame]));
   const packages = packagesByNode(profile.nodes);
   const byFunction = new Map<string, number>();
   const byPackage = new Map<string, number>();
   const samples = profile.samples ?? [];
   const deltas = profile.timeDeltas ?? [];
+  let at = profile.startTime ?? 0;
 
   samples.forEach((id, i) => {
     const frame = frames.get(id);
     const us = deltas[i] ?? 0;
-    if (!frame) return;
+    at += us;
+    if (!frame || (window && (at < window.from || at > window.to))) return;
     const fn = functionOf(frame);
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
     const pkg = packages.get(id) ?? '(unknown)';
@@ -124,9 +142,13 @@ export function summariseProfile(profile: CpuProfile, file: string, count = 15):
   };
 }
 
-/** Reads and summarises the `.cpuprofile` file `file`. */
-export async function summariseProfileFile(file: string): Promise<ProfileSummary> {
-  return summariseProfile(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, file);
+/** Reads and summarises the `.cpuprofile` file `file`, inside `window` when given. */
+export async function summariseProfileFile(
+  file: string,
+  window?: ProfileWindow,
+): Promise<ProfileSummary> {
+  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile;
+  return summariseProfile(profile, file, 15, window);
 }
 
 /** The summary as lines for the terminal. */
