@@ -68,6 +68,8 @@ async function main(): Promise<void> {
     LOG_FORMAT: 'json',
     FETCH_TIMEOUT_MS: '300000',
     RATE_LIMIT_REQUESTS: '1000000000',
+    // The subscriptions scenario connects every one of its clients with one owner's token.
+    WS_MAX_CONNECTIONS_PER_SUBJECT: '10000',
     ...productionShape(),
     ...extraEnv(),
   });

@@ -91,7 +91,11 @@ export class ImageProcessor {
       await this.endIfDone(job.requestId);
       return;
     }
-    const counts = (await this.deps.duplicates.settleFollowers(job.imageId)) ?? finished;
+    // Most images have no repeats; for those the copy would be a statement that finds nothing.
+    const copied = claimed.hasFollowers
+      ? await this.deps.duplicates.settleFollowers(job.imageId)
+      : null;
+    const counts = copied ?? finished;
 
     this.deps.metrics.imageEnded(outcome.status, durationMs / 1000, reason);
     logger.info('image processed', { status: outcome.status, durationMs, error: outcome.error });

@@ -21,6 +21,8 @@ export interface ClaimedImage {
   options: ProcessingOptions;
   requestStatus: RequestStatus;
   counts: RequestCounts;
+  /** Other listings of the same URL take this image's result once it is recorded. */
+  hasFollowers: boolean;
 }
 
 interface ClaimRow extends ImageRecord {
@@ -29,6 +31,7 @@ interface ClaimRow extends ImageRecord {
   total: number;
   completed: number;
   failed: number;
+  hasFollowers: boolean;
 }
 
 /** The row the claim statement returns: the image, and its request before the claim. */
@@ -43,7 +46,8 @@ const CLAIM_SQL = `
     i.output_bytes AS "outputBytes", i.format, i.width, i.height,
     i.kept_original AS "keptOriginal", r.options,
     r.status::text AS "requestStatus", r.total_images AS total,
-    r.completed_images AS completed, r.failed_images AS failed`;
+    r.completed_images AS completed, r.failed_images AS failed,
+    EXISTS (SELECT 1 FROM images f WHERE f.leader_id = i.id) AS "hasFollowers"`;
 
 /** A request's first claimed image starts it; later claims find it PROCESSING already. */
 const START_REQUEST_SQL = `
@@ -89,13 +93,14 @@ export class ImageRepository {
     const [row] = await this.sql<ClaimRow>(CLAIM_SQL, [imageId]);
     if (!row) return null;
 
-    const { options, requestStatus, total, completed, failed, ...image } = row;
+    const { options, requestStatus, total, completed, failed, hasFollowers, ...image } = row;
     if (requestStatus === 'PENDING') await this.sql(START_REQUEST_SQL, [image.requestId]);
     return {
       image,
       options,
       requestStatus: 'PROCESSING',
       counts: { requestId: image.requestId, total, completed, failed },
+      hasFollowers,
     };
   }
 
