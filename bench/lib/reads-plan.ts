@@ -11,6 +11,7 @@ import {
   stopChild,
   uploadPhotos,
 } from './service-child.ts';
+import { pacedLoad } from './paced-load.ts';
 import { median } from './stats.ts';
 
 /** The p99 the GraphQL progress query must stay under, in ms. */
@@ -65,7 +66,6 @@ async function load(
   service: ChildService,
   requestId: string,
   options: BenchOptions,
-  overallRate?: number,
 ): Promise<TargetRun> {
   const before = await control<ServerStats>(service, '/stats');
   const result = await autocannon({
@@ -73,7 +73,6 @@ async function load(
     connections: options.connections,
     duration: options.readSeconds,
     timeout: 30,
-    ...(overallRate !== undefined && { overallRate }),
   });
   const after = await control<ServerStats>(service, '/stats');
   const responses = result['2xx'] + result.non2xx;
@@ -88,6 +87,34 @@ async function load(
     errors: result.errors,
     timeouts: result.timeouts,
     serviceCpuMsPerRequest: round((after.cpuMs - before.cpuMs) / Math.max(1, responses), 2),
+  };
+}
+
+/** The same target at `options.readRate` requests a second, evenly spaced (see pacedLoad). */
+async function loadPaced(
+  target: TargetName,
+  service: ChildService,
+  requestId: string,
+  options: BenchOptions,
+): Promise<TargetRun> {
+  const before = await control<ServerStats>(service, '/stats');
+  const result = await pacedLoad(requestFor(target, service, requestId), {
+    rate: options.readRate,
+    connections: options.connections,
+    seconds: options.readSeconds,
+  });
+  const after = await control<ServerStats>(service, '/stats');
+  return {
+    target,
+    p50Ms: result.p50Ms,
+    p99Ms: result.p99Ms,
+    maxMs: result.maxMs,
+    requestsPerSecond: round(result.responses / result.seconds),
+    responses: result.responses,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: 0,
+    serviceCpuMsPerRequest: round((after.cpuMs - before.cpuMs) / Math.max(1, result.responses), 2),
   };
 }
 
@@ -153,7 +180,7 @@ export async function benchReads(options: BenchOptions, print: (line: string) =>
       // The loads above wait for each answer before the next request (a closed loop), so their
       // latency is at least connections / throughput. At a fixed rate below saturation it is
       // the service's own time per request.
-      paced.push(await load('graphqlProgress', service, requestId, options, options.readRate));
+      paced.push(await loadPaced('graphqlProgress', service, requestId, options));
       await waitIdle(service);
     }
     const stats = await control<ServerStats>(service, '/stats');
