@@ -1,7 +1,13 @@
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { promisify } from 'node:util';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -301,5 +307,64 @@ describe('connections are kept per vetted address', { timeout: 5000 }, () => {
     expect([first.requests(), second.requests()]).toEqual([1, 1]);
     expect(refusal).toMatchObject({ name: 'FetchError', code: 'BLOCKED_ADDRESS' });
     expect(connect).not.toHaveBeenCalled();
+  });
+});
+
+describe('TLS over a connection to the vetted address', { timeout: 5000 }, () => {
+  it('names the host, not the address it connects to, in SNI', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'keep-alive-tls-'));
+    closers.push(() => rm(dir, { recursive: true, force: true }));
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=images.test',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ]);
+    const names: string[] = [];
+    const server = tls.createServer({
+      cert: await readFile(cert),
+      key: await readFile(key),
+      // Called with the ClientHello's server name, and only when the client sends one.
+      SNICallback: (name, callback) => {
+        names.push(name);
+        callback(null);
+      },
+    });
+    // The client refuses the self-signed certificate and resets; nothing to report here.
+    server.on('tlsClientError', () => undefined);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    closers.push(async () => {
+      server.close();
+      await once(server, 'close');
+    });
+    const { port } = server.address() as net.AddressInfo;
+    const lookup = vi.fn<Lookup>(() => Promise.resolve([{ address: '127.0.0.1', family: 4 }]));
+
+    const error = await rejection(
+      safeFetch(`https://images.test.:${port}/a.jpg`, {
+        maxBytes: 1024,
+        timeoutMs: 2000,
+        maxRedirects: 0,
+        allowPrivateNetwork: true,
+        lookup,
+        connections: pool(),
+      }),
+    );
+
+    expect(error).toMatchObject({ name: 'FetchError', code: 'NETWORK' });
+    expect(names).toEqual(['images.test']);
   });
 });
