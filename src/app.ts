@@ -8,6 +8,7 @@ import type { Logger } from './observability/logger.ts';
 import { Metrics } from './observability/metrics.ts';
 import type { WebhookAttemptOutcome } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
+import type { Downloader } from './processing/image.downloader.ts';
 import { ImageProcessor } from './processing/image.processor.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
 import type { JobQueue } from './queue/queue.ts';
@@ -39,6 +40,8 @@ export interface App {
   webhookService: WebhookService;
   deliveries: DeliveryDispatcher;
   processor: ImageProcessor;
+  /** Held so shutdown can close its kept connections. */
+  downloader: Downloader;
   finalizer: RequestFinalizer;
   repositories: { requests: RequestRepository; images: ImageRepository };
 }
@@ -74,13 +77,14 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   const finalizer = new RequestFinalizer(requests, storage, events, logger, () => {
     deliveries.poke();
   });
+  const downloader = createDownloader(config.fetch);
   const processor = new ImageProcessor({
     images,
     duplicates,
     storage,
     events,
     finalizer,
-    download: createDownloader(config.fetch),
+    download: (url) => downloader.download(url),
     maxPixels: config.processing.maxImagePixels,
     logger,
     metrics,
@@ -112,6 +116,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     webhookService: new WebhookService(webhooks, requestService),
     deliveries,
     processor,
+    downloader,
     finalizer,
     repositories: { requests, images },
   };
@@ -191,6 +196,7 @@ export async function startWorker(app: App): Promise<void> {
 /** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
 export async function closeApp(app: App, graceMs: number): Promise<void> {
   await app.queue.close(graceMs);
+  app.downloader.close();
   await app.deliveries.stop();
   await app.events.close();
   await app.storage.close();

@@ -27,7 +27,7 @@ export async function preparePipeline(
 ): Promise<PreparedMode> {
   const config = loadConfig({ ALLOW_PRIVATE_NETWORK: 'true', DATA_DIR: os.tmpdir() });
   configureSharp(concurrency);
-  const download = createDownloader(config.fetch);
+  const downloader = createDownloader(config.fetch);
   const root = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-pipeline-'));
   const storage = new LocalStorage(root, 'http://localhost');
   const requestId = randomUUID();
@@ -35,7 +35,7 @@ export async function preparePipeline(
   let completed = 0;
 
   const task = async (index: number) => {
-    const input = await steps.time('fetch', () => download(urls[index] ?? ''));
+    const input = await steps.time('fetch', () => downloader.download(urls[index] ?? ''));
     const result = await steps.time('transform', () =>
       transformImage(input, { ...options, maxPixels: config.processing.maxImagePixels }),
     );
@@ -47,6 +47,7 @@ export async function preparePipeline(
   return {
     run: () => runPool(urls.length, concurrency, task),
     finish: async () => {
+      downloader.close();
       const storedFiles = await countFiles(path.join(root, 'requests', requestId, 'images'));
       await rm(root, { recursive: true, force: true });
       return { completed, failed: urls.length - completed, storedFiles, status: 'DONE' };

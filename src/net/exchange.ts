@@ -1,12 +1,16 @@
 import http from 'node:http';
-import type { IncomingMessage, OutgoingHttpHeaders, RequestOptions } from 'node:http';
+import type {
+  ClientRequest,
+  IncomingMessage,
+  OutgoingHttpHeaders,
+  RequestOptions,
+} from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
-import type { LookupFunction } from 'node:net';
 
+import type { ConnectionPool } from './connection-pool.ts';
 import { abortReason, whenAborted } from './deadline.ts';
 import { networkError, tooLargeError } from './fetch-error.ts';
-import type { LookupAddress } from './safe-fetch.ts';
 import type { VettedTarget } from './target.ts';
 
 /** What one hop sends. */
@@ -16,25 +20,35 @@ export interface OutgoingRequest {
   body?: Buffer;
 }
 
-/** A response whose headers have arrived; `close` destroys its socket and is safe to repeat. */
+/**
+ * A response whose headers have arrived. `close` destroys its connection unless the body was
+ * read to its end (the connection is then back in the pool) and is safe to repeat.
+ */
 export interface Exchange {
   response: IncomingMessage;
   close(): void;
 }
 
 /**
- * Sends one request to the vetted address and waits for the response headers. The socket is
- * never reused (`agent: false`) and is destroyed on every failure; on success the caller owns it
- * through `close`. Rejects with `NETWORK` or the deadline's reason.
+ * Sends one request to the vetted address and waits for the response headers. Without a pool
+ * the connection is the request's own (`agent: false`); with one, an idle connection to the same
+ * address, port and TLS name may carry it.
+ *
+ * The connection is destroyed on every failure; on success the caller owns it through `close`,
+ * which is a no-op once the body was read to its end and the connection went back to the pool.
+ * Rejects with `NETWORK` (with `staleConnection` when a reused connection failed before any
+ * response byte) or the deadline's reason.
  */
 export function openExchange(
   target: VettedTarget,
   request: OutgoingRequest,
   signal: AbortSignal,
+  pool?: ConnectionPool,
 ): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const send = target.url.protocol === 'https:' ? https.request : http.request;
-    const req = send(requestOptions(target, request));
+    const agent = pool?.agentFor(target.url.protocol) ?? false;
+    const req = send({ ...requestOptions(target, request), agent });
     const close = (): void => {
       req.destroy();
     };
@@ -42,6 +56,10 @@ export function openExchange(
     const stopWatching = whenAborted(signal, () => {
       close();
       reject(abortReason(signal));
+    });
+    let bytesBefore = 0;
+    req.once('socket', (socket) => {
+      bytesBefore = socket.bytesRead;
     });
     let responded = false;
     req.once('response', (response) => {
@@ -53,15 +71,33 @@ export function openExchange(
     // a parse error then means bytes past a declared Content-Length, which are never read, and
     // destroying here would discard a body that already arrived in full.
     req.on('error', (error) => {
-      if (!responded) {
-        stopWatching();
-        close();
-        reject(signal.aborted ? abortReason(signal) : networkError(error, target.url));
+      if (responded) {
+        return;
+      }
+
+      stopWatching();
+      close();
+      if (signal.aborted) {
+        reject(abortReason(signal));
+      } else {
+        const staleConnection = isStale(req, error, bytesBefore);
+        reject(networkError(error, target.url, { staleConnection }));
       }
     });
 
     req.end(request.body);
   });
+}
+
+/**
+ * Whether a reused connection broke before a byte of the response came back: most likely the
+ * server closed it while idle just as the request went out, and the request never reached it.
+ * (A server that drops the request on purpose looks the same from here.)
+ */
+function isStale(req: ClientRequest, error: Error, bytesBefore: number): boolean {
+  const code = 'code' in error ? error.code : undefined;
+  const silent = (req.socket?.bytesRead ?? bytesBefore) === bytesBefore;
+  return req.reusedSocket && silent && (code === 'ECONNRESET' || code === 'EPIPE');
 }
 
 /**
@@ -134,38 +170,26 @@ export function readBody(
   });
 }
 
+/**
+ * Connects to the vetted IP address itself, so no name is resolved again and the pool's key is
+ * that address; Host and TLS SNI carry the name the user gave (SNI never an IP, never with a
+ * trailing dot), and the certificate is checked against that name.
+ */
 function requestOptions(target: VettedTarget, request: OutgoingRequest): RequestOptions {
   const { url, hostname, port, address } = target;
   const isLiteral = isIP(hostname) !== 0;
-  const headers = { ...request.headers };
+  const headers = { ...request.headers, host: url.host };
   if (request.body !== undefined) {
     headers['content-length'] = request.body.length;
   }
 
   return {
     method: request.method,
-    hostname,
+    host: address.address,
+    family: address.family,
     port,
     path: `${url.pathname}${url.search}`,
     headers,
-    agent: false,
-    lookup: pinnedLookup(address),
-    // SNI carries the name the user gave (never an IP, never a trailing dot), as Host does.
     ...(url.protocol === 'https:' && !isLiteral ? { servername: hostname.replace(/\.$/, '') } : {}),
-  };
-}
-
-/**
- * A resolver that answers with the already vetted address only, so the socket connects to what
- * was checked and no second DNS answer can swap in another address.
- */
-function pinnedLookup(target: LookupAddress): LookupFunction {
-  return (_hostname, options, callback) => {
-    if (options.all === true) {
-      callback(null, [{ address: target.address, family: target.family }]);
-      return;
-    }
-
-    callback(null, target.address, target.family);
   };
 }

@@ -22,12 +22,23 @@ const RETRYABLE: ReadonlySet<FetchErrorCode> = new Set(['TIMEOUT', 'NETWORK']);
 export class FetchError extends Error {
   readonly code: FetchErrorCode;
   readonly retryable: boolean;
+  /**
+   * A `NETWORK` failure of a kept-alive connection before any response byte: the server most
+   * likely closed it while idle. Trying again at once on a new connection is likely to succeed.
+   */
+  readonly staleConnection: boolean;
 
-  constructor(code: FetchErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(
+    code: FetchErrorCode,
+    message: string,
+    options?: { cause?: unknown; staleConnection?: boolean },
+  ) {
+    const { staleConnection = false, ...errorOptions } = options ?? {};
+    super(message, errorOptions);
     this.name = 'FetchError';
     this.code = code;
     this.retryable = RETRYABLE.has(code);
+    this.staleConnection = staleConnection;
   }
 }
 
@@ -101,7 +112,11 @@ export function abortedError(): FetchError {
 }
 
 /** A transport failure (refused, reset, DNS, TLS) turned into a plain-English `NETWORK` error. */
-export function networkError(error: unknown, url: URL): FetchError {
+export function networkError(
+  error: unknown,
+  url: URL,
+  options: { staleConnection?: boolean } = {},
+): FetchError {
   const code = errorCode(error);
   const where = describeUrl(url);
   const messages: Readonly<Record<string, string>> = {
@@ -114,7 +129,7 @@ export function networkError(error: unknown, url: URL): FetchError {
     ENETUNREACH: `The server at ${where} cannot be reached`,
   };
   const message = messages[code] ?? `Could not connect to ${where} (${code})`;
-  return new FetchError('NETWORK', message, { cause: error });
+  return new FetchError('NETWORK', message, { cause: error, ...options });
 }
 
 function errorCode(error: unknown): string {

@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 
+import type { ConnectionPool } from './connection-pool.ts';
 import { startDeadline } from './deadline.ts';
 import { openExchange, readBody } from './exchange.ts';
 import type { Exchange, OutgoingRequest } from './exchange.ts';
@@ -48,6 +49,11 @@ export interface SafeFetchOptions {
   isAllowedAddress?: (ip: string) => boolean;
   /** Cancels the call; it then rejects with `ABORTED`. */
   signal?: AbortSignal;
+  /**
+   * Keep-alive connections to send on and give back to. Absent, every hop opens a connection of
+   * its own and closes it.
+   */
+  connections?: ConnectionPool;
 }
 
 /** A response read in full. */
@@ -77,10 +83,11 @@ const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
  * means); rejects with FetchError on policy or transport failures.
  *
  * Every hop is checked before it is sent: only http and https, an allowed port, and, unless
- * `allowPrivateNetwork`, no address that `classifyAddress` refuses. The socket is pinned to the
+ * `allowPrivateNetwork`, no address that `classifyAddress` refuses. The socket connects to the
  * address that was checked, and Host and TLS SNI keep the original name. Redirects are followed
  * by hand (301, 302 and 303 turn a POST into a GET; credentials are dropped across origins).
- * Nothing is left open once the promise settles.
+ * Nothing is left open once the promise settles, except, with `connections`, a connection
+ * whose response was read to its end: it waits idle in that pool for the same address.
  *
  * @throws FetchError with code `INVALID_URL`, `BLOCKED_SCHEME`, `BLOCKED_PORT`,
  * `BLOCKED_ADDRESS`, `TOO_MANY_REDIRECTS`, `TOO_LARGE`, `TIMEOUT`, `NETWORK` or `ABORTED`
@@ -110,7 +117,7 @@ async function followHops(
 
   for (let redirects = 0; ; redirects += 1) {
     const target = await vetTarget(url, options, signal);
-    const exchange = await openExchange(target, request, signal);
+    const exchange = await openExchange(target, request, signal, options.connections);
 
     try {
       const location = redirectLocation(exchange, options.maxRedirects);

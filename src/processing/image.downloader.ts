@@ -1,17 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { ConnectionPool } from '../net/connection-pool.ts';
 import type { Lookup } from '../net/safe-fetch.ts';
 import { FetchError, safeFetch } from '../net/safe-fetch.ts';
 
 /**
  * An image that could not be downloaded. `message` is written for the catalogue manager who
- * listed the URL; `retryable` says whether another try later may succeed.
+ * listed the URL; `retryable` says whether another try later may succeed, and
+ * `staleConnection` that the next try should be made at once, on a new connection.
  */
 export class DownloadError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly retryAfterMs?: number,
+    readonly staleConnection = false,
   ) {
     super(message);
     this.name = 'DownloadError';
@@ -38,6 +41,17 @@ export interface DownloaderOptions {
    */
   backoffMs?: number;
   lookup?: Lookup;
+}
+
+/** Downloads images, reusing connections to the same server from one download to the next. */
+export interface Downloader {
+  /**
+   * Downloads one image.
+   * @throws DownloadError once the image cannot be had
+   */
+  download(url: string): Promise<Buffer>;
+  /** Closes the kept connections; call on shutdown, once no download runs any more. */
+  close(): void;
 }
 
 /** The longest pause a `Retry-After` header may impose; a longer one is cut to this. */
@@ -78,41 +92,57 @@ function statusError(status: number, retryAfter: string | string[] | undefined):
 }
 
 /**
- * Returns a function that downloads one image within the fetch limits, retrying failures that
+ * Returns a downloader that fetches one image within the fetch limits, retrying failures that
  * may pass with exponential backoff (honouring `Retry-After`). When the tries run out, the last
- * failure's message says how many tries were made.
+ * failure's message says how many tries were made. It keeps its own pool of keep-alive
+ * connections, each pinned to an address some hop vetted; `close` ends them.
  *
- * @throws DownloadError once the image cannot be had
+ * A try that a kept connection lost before any response byte (the server closed it while idle)
+ * is followed at once by one on a new connection. That retry counts as a try, so a server that
+ * drops every request still sees each image asked for `attempts` times, no more.
  */
-export function createDownloader(options: DownloaderOptions): (url: string) => Promise<Buffer> {
+export function createDownloader(options: DownloaderOptions): Downloader {
   const attempts = options.attempts ?? 3;
   const backoffMs = options.backoffMs ?? 500;
+  const connections = new ConnectionPool();
 
-  const once = async (url: string): Promise<Buffer> => {
+  const once = async (url: string, pool: ConnectionPool | undefined): Promise<Buffer> => {
     try {
-      const response = await safeFetch(url, { ...options, method: 'GET' });
+      const response = await safeFetch(url, { ...options, method: 'GET', connections: pool });
       if (response.status < 200 || response.status > 299) {
         throw statusError(response.status, response.headers['retry-after']);
       }
       return response.body;
     } catch (error: unknown) {
-      if (error instanceof FetchError) throw new DownloadError(error.message, error.retryable);
+      if (error instanceof FetchError) {
+        throw new DownloadError(error.message, error.retryable, undefined, error.staleConnection);
+      }
       throw error;
     }
   };
 
-  return async (url) => {
+  const download = async (url: string): Promise<Buffer> => {
+    let fresh = false;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await once(url);
+        return await once(url, fresh ? undefined : connections);
       } catch (error: unknown) {
         if (!(error instanceof DownloadError) || !error.retryable) throw error;
         if (attempt >= attempts) {
           const tries = attempts === 1 ? 'tried once' : `tried ${attempts} times`;
           throw new DownloadError(`${error.message}; ${tries}`, false);
         }
-        await sleep(error.retryAfterMs ?? backoffMs * 2 ** (attempt - 1));
+
+        fresh = error.staleConnection;
+        if (!fresh) await sleep(error.retryAfterMs ?? backoffMs * 2 ** (attempt - 1));
       }
     }
+  };
+
+  return {
+    download,
+    close: () => {
+      connections.close();
+    },
   };
 }

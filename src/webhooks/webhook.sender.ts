@@ -63,6 +63,8 @@ export async function sendWebhook(
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
+    // No kept connections: receivers are many hosts called minutes apart, so a pooled
+    // connection would seldom be reused and would only hold a socket open.
     const response = await safeFetch(delivery.url, {
       method: 'POST',
       headers,
