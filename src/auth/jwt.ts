@@ -1,3 +1,5 @@
+import { createPublicKey, createSecretKey } from 'node:crypto';
+
 import jwt from 'jsonwebtoken';
 
 import type { Viewer } from '../domain/viewer.ts';
@@ -52,8 +54,14 @@ function isUsableSubject(subject: string): boolean {
  * @throws AuthenticationError from the returned function for any token that is not valid
  */
 export function createTokenVerifier(options: JwtVerifierOptions): TokenVerifier {
-  const key = options.publicKey ?? options.secret;
-  if (!key) throw new Error('JWT verification needs a secret or a public key');
+  if (!options.publicKey && !options.secret) {
+    throw new Error('JWT verification needs a secret or a public key');
+  }
+  // A key object made once: given a string, jsonwebtoken first tries it as a public key on
+  // every call (and throws, for a secret) before it takes it as a secret.
+  const key = options.publicKey
+    ? createPublicKey(options.publicKey)
+    : createSecretKey(Buffer.from(options.secret ?? '', 'utf8'));
   const algorithms: jwt.Algorithm[] = options.publicKey ? ['RS256', 'ES256'] : ['HS256'];
 
   return (token) => {
