@@ -56,7 +56,11 @@ export function openExchange(
       if (!responded) {
         stopWatching();
         close();
-        reject(signal.aborted ? abortReason(signal) : networkError(error, target.url));
+        reject(
+          signal.aborted
+            ? abortReason(signal)
+            : networkError(error, target.url, target.address.address),
+        );
       }
     });
 

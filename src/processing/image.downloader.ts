@@ -5,13 +5,15 @@ import { FetchError, safeFetch } from '../net/safe-fetch.ts';
 
 /**
  * An image that could not be downloaded. `message` is written for the catalogue manager who
- * listed the URL; `retryable` says whether another try later may succeed.
+ * listed the URL; `retryable` says whether another try later may succeed; `address` is the
+ * address refused or unreachable, for the log only (see `FetchError.address`).
  */
 export class DownloadError extends Error {
   constructor(
     message: string,
     readonly retryable: boolean,
     readonly retryAfterMs?: number,
+    readonly address?: string,
   ) {
     super(message);
     this.name = 'DownloadError';
@@ -96,7 +98,9 @@ export function createDownloader(options: DownloaderOptions): (url: string) => P
       }
       return response.body;
     } catch (error: unknown) {
-      if (error instanceof FetchError) throw new DownloadError(error.message, error.retryable);
+      if (error instanceof FetchError) {
+        throw new DownloadError(error.message, error.retryable, undefined, error.address);
+      }
       throw error;
     }
   };
@@ -109,7 +113,7 @@ export function createDownloader(options: DownloaderOptions): (url: string) => P
         if (!(error instanceof DownloadError) || !error.retryable) throw error;
         if (attempt >= attempts) {
           const tries = attempts === 1 ? 'tried once' : `tried ${attempts} times`;
-          throw new DownloadError(`${error.message}; ${tries}`, false);
+          throw new DownloadError(`${error.message}; ${tries}`, false, undefined, error.address);
         }
         await sleep(error.retryAfterMs ?? backoffMs * 2 ** (attempt - 1));
       }
