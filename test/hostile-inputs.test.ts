@@ -824,13 +824,13 @@ const rows: Row[] = [
           FILE('1') +
           '--xx--',
       ),
-    expected: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
+    expected: { status: 400, code: 'BAD_USER_INPUT' },
   },
   {
     kind: 'multipart',
     name: 'a map naming a file that never comes',
     run: () => rawMultipart(OPS + MAP + '--xx--'),
-    expected: BAD_INPUT,
+    expected: { status: 400, code: 'BAD_USER_INPUT' },
   },
   {
     kind: 'multipart',
