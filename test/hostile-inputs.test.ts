@@ -505,6 +505,18 @@ const rows: Row[] = [
     run: () => wsFrames([init(sign(claims({ exp: now() - 3600 })))]),
     expected: { close: 4403 },
   },
+  {
+    kind: 'websocket',
+    name: 'connection_init with a token issued an hour from now',
+    run: () => wsFrames([init(sign(claims({ iat: now() + 3600 })))]),
+    expected: { close: 4403 },
+  },
+  {
+    kind: 'websocket',
+    name: 'connection_init with a token not valid before an hour from now',
+    run: () => wsFrames([init(sign(claims({ nbf: now() + 3600 })))]),
+    expected: { close: 4403 },
+  },
 
   // C-26: fetch guards, names resolved by an injected lookup, refused before any connection and
   // without telling the uploader the address the name resolved to
