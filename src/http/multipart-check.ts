@@ -123,6 +123,8 @@ function readShape(req: IncomingMessage): Promise<string | null> {
     });
     form.on('error', () => {
       settle('The multipart body is malformed or was cut off; send the whole form again.');
+      // The failed reader was unpiped; if it was the last one, the rest must still drain.
+      req.resume();
     });
     req.once('close', () => {
       if (!req.readableEnded) {
