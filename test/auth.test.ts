@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -12,6 +13,7 @@ import type { ImageServer } from './helpers/image-server.ts';
 import { startImageServer } from './helpers/image-server.ts';
 import type { GraphQLResponse, TestService, UploadBody } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
+import { cleanUpProcesses, spawnNode } from './helpers/process.ts';
 
 const SRC_DIR = path.resolve(import.meta.dirname, '../src');
 
@@ -26,6 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await service.stop();
   await images.close();
+  await cleanUpProcesses();
 });
 
 interface Call {
@@ -68,6 +71,11 @@ const base64url = (value: object) => Buffer.from(JSON.stringify(value)).toString
 const sign = (payload: object, secret: string, algorithm: jwt.Algorithm = 'HS256') =>
   jwt.sign(payload, secret, { algorithm });
 const alice = () => ({ sub: 'alice', iat: now(), exp: now() + 3600 });
+/** HS256 over any payload, for claims jsonwebtoken's sign would refuse to write. */
+const signUnchecked = (payload: object, secret: string) => {
+  const signed = `${base64url({ alg: 'HS256', typ: 'JWT' })}.${base64url(payload)}`;
+  return `${signed}.${createHmac('sha256', secret).update(signed).digest('base64url')}`;
+};
 
 describe('tokens that are refused', () => {
   const refused: { name: string; call: (secret: string) => Call }[] = [
@@ -170,6 +178,59 @@ describe('clock tolerance', () => {
 
     expect(res.status).toBe(401);
     expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('time claims: exp, nbf and iat', () => {
+  const secret = () => service.service.jwtSecret ?? '';
+
+  it('accepts a token without exp, which the contract honours but does not require', async () => {
+    const res = await listRequests({
+      headers: bearer(sign({ sub: 'alice', iat: now() }, secret())),
+    });
+
+    expect(res.status).toBe(200);
+    expect(res.errors).toBeUndefined();
+  });
+
+  it.each([
+    { name: 'nbf an hour in the future', claims: { nbf: now() + 3600 } },
+    { name: 'iat an hour in the future', claims: { iat: now() + 3600 } },
+    { name: 'iat that is not a number', claims: { iat: 'yesterday' } },
+  ])('refuses a token with $name as UNAUTHENTICATED', async ({ claims }) => {
+    const token = signUnchecked(
+      { sub: 'alice', iat: now(), exp: now() + 7200, ...claims },
+      secret(),
+    );
+
+    const res = await listRequests({ headers: bearer(token) });
+
+    expect(res.status).toBe(401);
+    expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('accepts a token whose iat is 10 seconds ahead, within the 30 s tolerance', async () => {
+    const token = sign({ sub: 'alice', iat: now() + 10, exp: now() + 3600 }, secret());
+
+    const res = await listRequests({ headers: bearer(token) });
+
+    expect(res.status).toBe(200);
+  });
+
+  it('prints from npm run token a token that expires in 24 hours and is accepted', async () => {
+    const child = spawnNode(['--import', 'tsx', 'src/cli/token.ts', 'alice'], {
+      JWT_SECRET: secret(),
+      DATA_DIR: service.dataDir,
+    });
+    const exit = await child.waitForExit();
+    const [token = ''] = child.stdout;
+    const { exp, iat } = jwt.verify(token, secret()) as jwt.JwtPayload;
+
+    const res = await listRequests({ headers: bearer(token) });
+
+    expect(exit.code).toBe(0);
+    expect((exp ?? 0) - (iat ?? 0)).toBe(24 * 3600);
+    expect(res.status).toBe(200);
   });
 });
 

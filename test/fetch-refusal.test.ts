@@ -93,6 +93,31 @@ describe('image URLs that point at this machine', () => {
     expect(canary.hits()).toBe(0);
   });
 
+  it('refuses a name without telling the uploader its address, which only the log keeps', async () => {
+    const csv = `S. No.,Product Name,Input Image Urls\n1,Named,http://localhost:${canary.port}/x.jpg\n`;
+    const res = await service.upload(csv, { token: service.token('names') });
+    const id = ((await res.json()) as UploadBody).data?.uploadCsv.request.id ?? '';
+
+    await service.waitForEnd(id);
+    const { data } = await service.graphql(
+      RequestWithProductsDocument,
+      { id, first: 1 },
+      service.token('names'),
+    );
+    const image = data?.request?.products.edges[0]?.node.images[0];
+    const logged = service
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes(id) && line.includes('"image processed"'));
+
+    expect(image?.error).toBe(
+      'The host localhost resolves to a loopback address, which is not allowed',
+    );
+    expect(logged.map((line) => (JSON.parse(line) as { address?: string }).address)).toEqual([
+      '127.0.0.1',
+    ]);
+  });
+
   it('rejects a file:// URL while validating the CSV, storing nothing', async () => {
     const csv = 'S. No.,Product Name,Input Image Urls\n1,Passwords,file:///etc/passwd\n';
 

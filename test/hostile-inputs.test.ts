@@ -228,7 +228,9 @@ async function guardedFetch(url: string, address?: string): Promise<Outcome> {
     });
     return { code: 'FETCHED' };
   } catch (error: unknown) {
-    return { code: error instanceof FetchError ? error.code : String(error) };
+    return error instanceof FetchError
+      ? { code: error.code, message: error.message }
+      : { code: String(error) };
   }
 }
 
@@ -503,34 +505,46 @@ const rows: Row[] = [
     run: () => wsFrames([init(sign(claims({ exp: now() - 3600 })))]),
     expected: { close: 4403 },
   },
+  {
+    kind: 'websocket',
+    name: 'connection_init with a token issued an hour from now',
+    run: () => wsFrames([init(sign(claims({ iat: now() + 3600 })))]),
+    expected: { close: 4403 },
+  },
+  {
+    kind: 'websocket',
+    name: 'connection_init with a token not valid before an hour from now',
+    run: () => wsFrames([init(sign(claims({ nbf: now() + 3600 })))]),
+    expected: { close: 4403 },
+  },
 
-  // C-26: fetch guards, names resolved by an injected lookup, refused before any connection
+  // C-26: fetch guards, names resolved by an injected lookup, refused before any connection and
+  // without telling the uploader the address the name resolved to
   ...(
     [
-      ['a name that resolves to loopback', 'http://images.example/x.jpg', '127.0.0.1'],
+      ['a name that resolves to loopback', '127.0.0.1', 'a loopback address'],
       [
         'a name that resolves to the metadata address',
-        'http://images.example/latest',
         '169.254.169.254',
+        'a cloud metadata service address',
       ],
-      ['a name that resolves to a private address', 'http://images.example/x.jpg', '10.1.2.3'],
-      ['a name that resolves to CGNAT space', 'http://images.example/x.jpg', '100.64.1.1'],
-      ['a name that resolves to link-local', 'http://images.example/x.jpg', '169.254.10.10'],
-      ['a name that resolves to multicast', 'http://images.example/x.jpg', '224.0.0.251'],
-      ['a name that resolves to IPv6 loopback', 'http://images.example/x.jpg', '::1'],
-      ['a name that resolves to IPv6 unique-local', 'http://images.example/x.jpg', 'fd12::1'],
-      [
-        'a name that resolves to IPv4-mapped loopback',
-        'http://images.example/x.jpg',
-        '::ffff:7f00:1',
-      ],
-      ['a name that resolves to 0.0.0.0', 'http://images.example/x.jpg', '0.0.0.0'],
+      ['a name that resolves to a private address', '10.1.2.3', 'a private network address'],
+      ['a name that resolves to CGNAT space', '100.64.1.1', 'a carrier-grade NAT address'],
+      ['a name that resolves to link-local', '169.254.10.10', 'a link-local address'],
+      ['a name that resolves to multicast', '224.0.0.251', 'a multicast address'],
+      ['a name that resolves to IPv6 loopback', '::1', 'a loopback address'],
+      ['a name that resolves to IPv6 unique-local', 'fd12::1', 'a private network address'],
+      ['a name that resolves to IPv4-mapped loopback', '::ffff:7f00:1', 'a loopback address'],
+      ['a name that resolves to 0.0.0.0', '0.0.0.0', 'an unspecified address'],
     ] as const
-  ).map(([name, url, address]): Row => ({
+  ).map(([name, address, kind]): Row => ({
     kind: 'url',
     name,
-    run: () => guardedFetch(url, address),
-    expected: { code: 'BLOCKED_ADDRESS' },
+    run: () => guardedFetch('http://images.example/x.jpg', address),
+    expected: {
+      code: 'BLOCKED_ADDRESS',
+      message: `The host images.example resolves to ${kind}, which is not allowed`,
+    },
   })),
   ...(
     [
@@ -824,13 +838,13 @@ const rows: Row[] = [
           FILE('1') +
           '--xx--',
       ),
-    expected: { status: 413, code: 'PAYLOAD_TOO_LARGE' },
+    expected: { status: 400, code: 'BAD_USER_INPUT' },
   },
   {
     kind: 'multipart',
     name: 'a map naming a file that never comes',
     run: () => rawMultipart(OPS + MAP + '--xx--'),
-    expected: BAD_INPUT,
+    expected: { status: 400, code: 'BAD_USER_INPUT' },
   },
   {
     kind: 'multipart',

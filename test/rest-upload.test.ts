@@ -116,7 +116,7 @@ describe('multipart bodies the upload refuses', () => {
         form.append('webhookUrl', 'https://example.org/hook');
         return form;
       },
-      message: /No file was sent/,
+      message: /^No file was sent; put the CSV in a field named "file"\.$/,
     },
     {
       what: 'two files',
@@ -125,12 +125,21 @@ describe('multipart bodies the upload refuses', () => {
         form.append('file', new Blob([tinyCsv()], { type: 'text/csv' }), 'second.csv');
         return form;
       },
-      message: /exactly one file/,
+      message: /^The form holds more than one file; send exactly one CSV, in the field "file"\.$/,
     },
     {
       what: 'the file in a field named "csv"',
       body: () => csvForm(tinyCsv(), {}, { field: 'csv' }),
-      message: /field named "file"/,
+      message: /^The file was sent in a field named "csv"; send the CSV in a field named "file"\.$/,
+    },
+    {
+      what: 'the CSV as a text field named "file"',
+      body: () => {
+        const form = new FormData();
+        form.append('file', tinyCsv());
+        return form;
+      },
+      message: /^The field "file" was sent as text, not as a file; attach the CSV as a file/,
     },
     {
       what: 'a PNG instead of a CSV',

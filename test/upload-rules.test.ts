@@ -105,6 +105,119 @@ describe('CSRF prevention on multipart uploads', () => {
   });
 });
 
+describe('malformed GraphQL multipart requests', () => {
+  const operations = JSON.stringify({
+    query: 'mutation ($file: Upload!) { uploadCsv(file: $file) { request { id } } }',
+    variables: { file: null },
+  });
+  const map = (value: object) => JSON.stringify(value);
+  const csv = () => new Blob([tinyCsv()], { type: 'text/csv' });
+  type Part = [name: string, value: string | Blob];
+
+  const cases: { what: string; parts: () => Part[]; message: string }[] = [
+    {
+      what: 'no map field',
+      parts: () => [
+        ['operations', operations],
+        ['0', csv()],
+      ],
+      message: 'The file part "0" came before "map"',
+    },
+    {
+      what: 'no map field and no file',
+      parts: () => [['operations', operations]],
+      message: 'The form has no "map" field; after "operations" send {"0": ["variables.file"]}',
+    },
+    {
+      what: 'a map naming a file that was not sent',
+      parts: () => [
+        ['operations', operations],
+        ['map', map({ 0: ['variables.file'] })],
+      ],
+      message: 'The "map" field names the file part "0", but no file part of that name was sent',
+    },
+    {
+      what: 'a file sent under a name the map does not give',
+      parts: () => [
+        ['operations', operations],
+        ['map', map({ 0: ['variables.file'] })],
+        ['csv', csv()],
+      ],
+      message: 'The file part "csv" is not one "map" names ("0")',
+    },
+    {
+      what: 'two files mapped to one variable',
+      parts: () => [
+        ['operations', operations],
+        ['map', map({ 0: ['variables.file'], 1: ['variables.file'] })],
+        ['0', csv()],
+        ['1', csv()],
+      ],
+      message: 'The "map" field names 2 file parts; uploadCsv takes exactly one CSV',
+    },
+    {
+      what: 'a second file part after the mapped one',
+      parts: () => [
+        ['operations', operations],
+        ['map', map({ 0: ['variables.file'] })],
+        ['0', csv()],
+        ['0', csv()],
+      ],
+      message: 'The form holds more than one file; uploadCsv takes exactly one CSV',
+    },
+    {
+      what: 'a file field before operations',
+      parts: () => [
+        ['0', csv()],
+        ['operations', operations],
+        ['map', map({ 0: ['variables.file'] })],
+      ],
+      message: 'The file part "0" came before "operations"; send "operations", then "map"',
+    },
+    {
+      what: 'operations that is not JSON',
+      parts: () => [
+        ['operations', '{ uploadCsv'],
+        ['map', map({ 0: ['variables.file'] })],
+        ['0', csv()],
+      ],
+      message: 'The "operations" field is not valid JSON',
+    },
+    {
+      what: 'map before operations',
+      parts: () => [
+        ['map', map({ 0: ['variables.file'] })],
+        ['operations', operations],
+        ['0', csv()],
+      ],
+      message: 'The "map" field came before "operations"',
+    },
+  ];
+
+  it.each(cases)(
+    'refuses $what with HTTP 400 BAD_USER_INPUT saying what to fix, and stores nothing',
+    async ({ what, parts, message }) => {
+      const subject = `multipart-${what.replace(/\W+/g, '-')}`;
+      const form = new FormData();
+      for (const [name, value] of parts()) form.append(name, value);
+
+      const res = await fetch(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'apollo-require-preflight': 'true',
+          authorization: `Bearer ${service.token(subject)}`,
+        },
+        body: form,
+      });
+      const body = (await res.json()) as UploadBody;
+
+      expect([res.status, body.errors?.[0]?.extensions?.code]).toEqual([400, 'BAD_USER_INPUT']);
+      expect(body.errors?.[0]?.message).toContain(message);
+      expect(await storedFor(service, subject)).toBe(0);
+    },
+  );
+});
+
 describe('who may upload', () => {
   it('refuses an upload without a token as UNAUTHENTICATED with HTTP 401 and stores nothing', async () => {
     const before = await service.service.app.repositories.requests.list(null, 100, null);

@@ -112,6 +112,7 @@ describe('a webhookUrl on a blocked address, with ALLOW_PRIVATE_NETWORK=false (C
   let bed: WebhookBed;
   let canary: WebhookReceiver;
   let url: string;
+  let named: string;
   let status: string;
   let attempts: Attempts;
 
@@ -119,11 +120,17 @@ describe('a webhookUrl on a blocked address, with ALLOW_PRIVATE_NETWORK=false (C
     bed = await startWebhookBed({ ALLOW_PRIVATE_NETWORK: 'false' });
     canary = await bed.receiver();
     url = canary.url;
+    named = url.replace('127.0.0.1', 'localhost');
+    await bed.register(owner, named);
 
     // The image is on loopback too, so it is refused as well and the request ends FAILED.
     const requestId = await bed.upload(owner, url);
     status = await bed.service.waitForEnd(requestId);
-    attempts = await bed.attemptsWhen(owner, requestId, (list) => deliveryOver(list, url));
+    attempts = await bed.attemptsWhen(
+      owner,
+      requestId,
+      (list) => deliveryOver(list, url) && deliveryOver(list, named),
+    );
   });
   afterAll(async () => {
     await bed.close();
@@ -131,14 +138,29 @@ describe('a webhookUrl on a blocked address, with ALLOW_PRIVATE_NETWORK=false (C
 
   it('tries once for a request that ended FAILED and, refused, does not try again', () => {
     expect(status).toBe('FAILED');
-    expect(attempts.map((a) => a.url)).toEqual([url]);
+    expect(attempts.map((a) => a.url).sort()).toEqual([url, named].sort());
     expect(attempts[0]).toMatchObject({ statusCode: null, deliveredAt: null, nextAttemptAt: null });
   });
 
   it('records an error saying the address is not allowed', () => {
-    expect(attempts[0]?.error).toBe(
+    expect(attempts.find((a) => a.url === url)?.error).toBe(
       'The address 127.0.0.1 is a loopback address, which is not allowed',
     );
+  });
+
+  it('refuses a name without saying what it resolved to, which only the log keeps', () => {
+    const attempt = attempts.find((a) => a.url === named);
+    const logged = bed.service
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('"webhook attempt"') && line.includes('localhost'));
+
+    expect(attempt?.error).toBe(
+      'The host localhost resolves to a loopback address, which is not allowed',
+    );
+    expect(logged.map((line) => (JSON.parse(line) as { address?: string }).address)).toEqual([
+      '127.0.0.1',
+    ]);
   });
 
   it('refuses before connecting: the canary is never reached', () => {

@@ -281,3 +281,47 @@ describe('the webhook API', () => {
     expect(status).toBe(401);
   });
 });
+
+describe('the cap of 25 active webhooks per owner', () => {
+  const owner = 'ivan';
+  const url = (i: number) => `http://127.0.0.1:9/hook-${i}`;
+  let answers: Awaited<ReturnType<WebhookBed['graphql']>>[];
+
+  beforeAll(async () => {
+    // Thirty at once: the cap must hold against registrations that race each other.
+    answers = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        bed.graphql(owner, RegisterWebhookDocument, { url: url(i) }),
+      ),
+    );
+  });
+
+  it('registers 25 of 30 concurrent registrations and refuses the other 5', async () => {
+    const { data } = await bed.graphql(owner, WebhooksDocument, {});
+
+    expect(answers.filter((a) => a.errors === undefined)).toHaveLength(25);
+    expect(data?.webhooks).toHaveLength(25);
+  });
+
+  it('refuses past the cap with BAD_USER_INPUT saying how many exist and how to remove one', () => {
+    const refusal = answers.find((a) => a.errors !== undefined)?.errors?.[0];
+
+    expect(refusal?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(refusal?.message).toBe(
+      'You have 25 active webhooks, the most one owner may have (25); ' +
+        'list them with the webhooks query and remove one with deleteWebhook(id) first.',
+    );
+  });
+
+  it('registers again once one is deleted, and never counts another owner', async () => {
+    const { data } = await bed.graphql(owner, WebhooksDocument, {});
+    const first = data?.webhooks[0]?.id ?? '';
+
+    await bed.graphql(owner, DeleteWebhookDocument, { id: first });
+    const again = await bed.graphql(owner, RegisterWebhookDocument, { url: url(99) });
+    const other = await bed.graphql('judy', RegisterWebhookDocument, { url: url(0) });
+
+    expect(again.errors).toBeUndefined();
+    expect(other.errors).toBeUndefined();
+  });
+});

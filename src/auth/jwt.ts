@@ -13,7 +13,7 @@ export interface JwtVerifierOptions {
   publicKey?: string | undefined;
   issuer?: string | undefined;
   audience?: string | undefined;
-  /** Seconds of clock difference tolerated on `exp` and `nbf`. */
+  /** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
   clockToleranceSec: number;
 }
 
@@ -47,9 +47,25 @@ function isUsableSubject(subject: string): boolean {
 }
 
 /**
+ * Whether `iat`, when present, is a time that has already come. jsonwebtoken reads `iat` only
+ * for `maxAge`; a token issued in the future is taken as a broken issuer clock or a forgery,
+ * not as a token that is valid now, within the same tolerance as `exp` and `nbf`.
+ */
+function issuedInThePast(iat: unknown, toleranceSec: number): boolean {
+  if (iat === undefined) return true;
+
+  return typeof iat === 'number' && iat <= Date.now() / 1000 + toleranceSec;
+}
+
+/**
  * Returns the one function every transport uses to check a token. The algorithms are pinned
  * (HS256 with a secret; RS256 or ES256 with a public key), so neither `none` nor a token signed
  * with the public key as an HMAC secret passes.
+ *
+ * Time claims, each with `clockToleranceSec`: an `exp` that has passed, an `nbf` still to come
+ * and an `iat` in the future are refused. A token without `exp` is accepted and does not expire
+ * (the contract honours `exp`, it does not demand it); `npm run token` and the token printed at
+ * first start always carry one.
  *
  * @throws AuthenticationError from the returned function for any token that is not valid
  */
@@ -79,7 +95,8 @@ export function createTokenVerifier(options: JwtVerifierOptions): TokenVerifier 
     if (
       typeof payload === 'string' ||
       typeof payload.sub !== 'string' ||
-      !isUsableSubject(payload.sub)
+      !isUsableSubject(payload.sub) ||
+      !issuedInThePast(payload.iat, options.clockToleranceSec)
     ) {
       throw new AuthenticationError('invalid');
     }

@@ -12,6 +12,11 @@ export interface GraphQLContext {
   viewer: Viewer;
   /** Live progress; present for WebSocket operations. */
   progress?: ProgressService;
+  /**
+   * For a multipart HTTP request: settles with what is wrong with the form's shape, or null
+   * once it was read whole (see `src/http/multipart-check.ts`).
+   */
+  multipartProblem?: Promise<string | null> | undefined;
 }
 
 /**

@@ -4,6 +4,7 @@ import { AuthenticationError } from '../auth/jwt.ts';
 import type { TokenVerifier } from '../auth/jwt.ts';
 import { authenticateRequest } from '../graphql/context.ts';
 import type { Logger } from '../observability/logger.ts';
+import { multipartProblem } from './multipart-check.ts';
 
 const PREFLIGHT_HEADERS = ['apollo-require-preflight', 'x-apollo-operation-name'];
 
@@ -49,22 +50,36 @@ export function guardMultipart(verifyToken: TokenVerifier): RequestHandler {
   };
 }
 
-/** Errors of the body parsers on `/graphql`, answered as GraphQL errors instead of HTML pages. */
-export const graphqlBodyErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
+/**
+ * Errors of the body parsers on `/graphql`, answered as GraphQL errors instead of HTML pages.
+ * A multipart upload the library refused is answered with what the shape check found wrong,
+ * which says how to fix the form; the library's own status stands only when the check found
+ * nothing (a field too large, a form cut off).
+ */
+export const graphqlBodyErrors: ErrorRequestHandler = (error: unknown, req, res, next) => {
   const status = (error as { status?: unknown }).status;
   if (typeof status !== 'number' || status < 400 || status > 499) {
     next(error);
     return;
   }
-  const tooLarge = status === 413;
-  res
-    .status(status)
-    .json(
-      graphqlError(
-        tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT',
-        tooLarge ? 'The request body is too large.' : 'The request body is not valid JSON.',
-      ),
-    );
+
+  const check = multipartProblem(req);
+  const answer = (problem: string | null): void => {
+    const tooLarge = status === 413 && problem === null;
+    const fallback = check
+      ? 'The upload was incomplete or malformed; send the file again.'
+      : 'The request body is not valid JSON.';
+    res
+      .status(tooLarge ? 413 : 400)
+      .json(
+        graphqlError(
+          tooLarge ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT',
+          tooLarge ? 'The request body is too large.' : (problem ?? fallback),
+        ),
+      );
+  };
+  if (check) void check.then(answer);
+  else answer(null);
 };
 
 /** Any other path: a JSON 404 rather than Express's HTML page. */

@@ -23,6 +23,7 @@ import { healthRoutes } from './health.routes.ts';
 import { complexityPlugin, parseOptions, queryProtection } from '../graphql/limits.ts';
 import { graphqlMetricsPlugin } from '../graphql/metrics.plugin.ts';
 import { graphqlBodyErrors, guardMultipart, lastResort, notFound } from './guards.ts';
+import { checkMultipart, multipartProblem, processCheckedRequest } from './multipart-check.ts';
 import { httpMetrics, metricsRoutes } from './metrics.routes.ts';
 import { rateLimitStores } from './rate-limit.store.ts';
 import type { RateLimitStores } from './rate-limit.store.ts';
@@ -171,12 +172,20 @@ export class HttpServer {
       '/graphql',
       // Refused before any byte of the body is read or written to a temporary file.
       guardMultipart(verifyToken),
-      graphqlUploadExpress({ maxFileSize: config.limits.csvBytes, maxFiles: 1 }),
+      checkMultipart,
+      graphqlUploadExpress({
+        maxFileSize: config.limits.csvBytes,
+        maxFiles: 1,
+        processRequest: processCheckedRequest,
+        // Set explicitly: a custom processRequest would otherwise turn it on.
+        overrideSendResponse: false,
+      }),
       express.json({ limit: '1mb' }),
       expressMiddleware(this.apollo, {
         context: ({ req }) =>
           Promise.resolve({
             viewer: authFromHeaders(req, verifyToken).viewer,
+            multipartProblem: multipartProblem(req),
           }),
       }),
     );

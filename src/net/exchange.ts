@@ -81,7 +81,9 @@ export function openExchange(
         reject(abortReason(signal));
       } else {
         const staleConnection = isStale(req, error, bytesBefore);
-        reject(networkError(error, target.url, { staleConnection }));
+        reject(
+          networkError(error, target.url, { staleConnection, address: target.address.address }),
+        );
       }
     });
 

@@ -16,8 +16,9 @@ const RETRYABLE: ReadonlySet<FetchErrorCode> = new Set(['TIMEOUT', 'NETWORK']);
 
 /**
  * A policy or transport failure of `safeFetch`. The message is written for the person who
- * supplied the URL and never contains a query string; `retryable` says whether trying the same
- * URL again later can help (true only for `TIMEOUT` and `NETWORK`).
+ * supplied the URL and never contains a query string, nor an address a name resolved to;
+ * `retryable` says whether trying the same URL again later can help (true only for `TIMEOUT`
+ * and `NETWORK`).
  */
 export class FetchError extends Error {
   readonly code: FetchErrorCode;
@@ -27,18 +28,24 @@ export class FetchError extends Error {
    * likely closed it while idle. Trying again at once on a new connection is likely to succeed.
    */
   readonly staleConnection: boolean;
+  /**
+   * The address that was refused or could not be reached, for the server's log only: shown to
+   * whoever typed the URL, it would map the internal network one name at a time.
+   */
+  readonly address: string | undefined;
 
   constructor(
     code: FetchErrorCode,
     message: string,
-    options?: { cause?: unknown; staleConnection?: boolean },
+    options?: { cause?: unknown; staleConnection?: boolean; address?: string },
   ) {
-    const { staleConnection = false, ...errorOptions } = options ?? {};
+    const { staleConnection = false, address, ...errorOptions } = options ?? {};
     super(message, errorOptions);
     this.name = 'FetchError';
     this.code = code;
     this.retryable = RETRYABLE.has(code);
     this.staleConnection = staleConnection;
+    this.address = address;
   }
 }
 
@@ -83,7 +90,11 @@ export function formatDuration(ms: number): string {
   return seconds === 1 ? '1 second' : `${seconds} seconds`;
 }
 
-/** Refusal of an address that is not a public unicast address. */
+/**
+ * Refusal of an address that is not a public unicast address. The message names the kind of
+ * address, and the address itself only when the user typed it as the host: what a name resolves
+ * to stays in `address`, for the log.
+ */
 export function blockedAddressError(
   hostname: string,
   address: string,
@@ -92,8 +103,9 @@ export function blockedAddressError(
   const what = refusal === null ? 'an address that is not allowed' : REFUSAL_PHRASES[refusal];
   const subject =
     hostname === address ? `The address ${address} is` : `The host ${hostname} resolves to`;
-  const detail = hostname === address ? what : `${what} (${address})`;
-  return new FetchError('BLOCKED_ADDRESS', `${subject} ${detail}, which is not allowed`);
+  return new FetchError('BLOCKED_ADDRESS', `${subject} ${what}, which is not allowed`, {
+    address,
+  });
 }
 
 /** Refusal of a body larger than the cap, by its declared or received size. */
@@ -111,11 +123,15 @@ export function abortedError(): FetchError {
   return new FetchError('ABORTED', 'The download was cancelled');
 }
 
-/** A transport failure (refused, reset, DNS, TLS) turned into a plain-English `NETWORK` error. */
+/**
+ * A transport failure (refused, reset, DNS, TLS) turned into a plain-English `NETWORK` error.
+ * Only the system's error code is repeated, never its message, which names the address
+ * connected to.
+ */
 export function networkError(
   error: unknown,
   url: URL,
-  options: { staleConnection?: boolean } = {},
+  options: { staleConnection?: boolean; address?: string } = {},
 ): FetchError {
   const code = errorCode(error);
   const where = describeUrl(url);
@@ -137,7 +153,7 @@ function errorCode(error: unknown): string {
     return error.code;
   }
 
-  return error instanceof Error ? error.message : 'unknown error';
+  return 'unknown error';
 }
 
 function round(value: number): number {

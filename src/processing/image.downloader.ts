@@ -4,20 +4,35 @@ import { ConnectionPool } from '../net/connection-pool.ts';
 import type { Lookup } from '../net/safe-fetch.ts';
 import { FetchError, safeFetch } from '../net/safe-fetch.ts';
 
+/** What a DownloadError may carry besides its message. */
+export interface DownloadErrorDetails {
+  retryAfterMs?: number | undefined;
+  staleConnection?: boolean;
+  address?: string | undefined;
+}
+
 /**
  * An image that could not be downloaded. `message` is written for the catalogue manager who
- * listed the URL; `retryable` says whether another try later may succeed, and
- * `staleConnection` that the next try should be made at once, on a new connection.
+ * listed the URL; `retryable` says whether another try later may succeed.
  */
 export class DownloadError extends Error {
+  /** How long the server asked us to wait before the next try (`Retry-After`). */
+  readonly retryAfterMs: number | undefined;
+  /** The next try should be made at once, on a new connection. */
+  readonly staleConnection: boolean;
+  /** The address refused or unreachable, for the log only (see `FetchError.address`). */
+  readonly address: string | undefined;
+
   constructor(
     message: string,
     readonly retryable: boolean,
-    readonly retryAfterMs?: number,
-    readonly staleConnection = false,
+    details: DownloadErrorDetails = {},
   ) {
     super(message);
     this.name = 'DownloadError';
+    this.retryAfterMs = details.retryAfterMs;
+    this.staleConnection = details.staleConnection ?? false;
+    this.address = details.address;
   }
 }
 
@@ -83,10 +98,14 @@ function statusError(status: number, retryAfter: string | string[] | undefined):
     );
   }
   if (status === 429) {
-    return new DownloadError('The image server asked us to slow down (HTTP 429)', true, after);
+    return new DownloadError('The image server asked us to slow down (HTTP 429)', true, {
+      retryAfterMs: after,
+    });
   }
   if (status >= 500) {
-    return new DownloadError(`The image server had an error (HTTP ${status})`, true, after);
+    return new DownloadError(`The image server had an error (HTTP ${status})`, true, {
+      retryAfterMs: after,
+    });
   }
   return new DownloadError(`The image server answered HTTP ${status} instead of the image`, false);
 }
@@ -115,7 +134,8 @@ export function createDownloader(options: DownloaderOptions): Downloader {
       return response.body;
     } catch (error: unknown) {
       if (error instanceof FetchError) {
-        throw new DownloadError(error.message, error.retryable, undefined, error.staleConnection);
+        const { staleConnection, address } = error;
+        throw new DownloadError(error.message, error.retryable, { staleConnection, address });
       }
       throw error;
     }
@@ -130,7 +150,9 @@ export function createDownloader(options: DownloaderOptions): Downloader {
         if (!(error instanceof DownloadError) || !error.retryable) throw error;
         if (attempt >= attempts) {
           const tries = attempts === 1 ? 'tried once' : `tried ${attempts} times`;
-          throw new DownloadError(`${error.message}; ${tries}`, false);
+          throw new DownloadError(`${error.message}; ${tries}`, false, {
+            address: error.address,
+          });
         }
 
         fresh = error.staleConnection;

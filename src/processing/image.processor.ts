@@ -33,10 +33,14 @@ export interface ImageProcessorDeps {
   metrics: Metrics;
 }
 
-/** An outcome, and for a failure its reason as an error code (for the metrics). */
+/**
+ * An outcome, and for a failure its reason as an error code (for the metrics) and the address
+ * a download was refused at or could not reach (for the log; the outcome's error never has it).
+ */
 interface Produced {
   outcome: ImageOutcome;
   reason?: string;
+  address?: string;
 }
 
 /** What the catalogue manager reads on an image whose result could not be stored. */
@@ -84,7 +88,7 @@ export class ImageProcessor {
     });
 
     const started = performance.now();
-    const { outcome, reason } = await this.produce(claimed);
+    const { outcome, reason, address } = await this.produce(claimed);
     const durationMs = Math.round(performance.now() - started);
     const finished = await images.finish(job.imageId, outcome);
     if (!finished) {
@@ -98,7 +102,12 @@ export class ImageProcessor {
     const counts = copied ?? finished;
 
     this.deps.metrics.imageEnded(outcome.status, durationMs / 1000, reason);
-    logger.info('image processed', { status: outcome.status, durationMs, error: outcome.error });
+    logger.info('image processed', {
+      status: outcome.status,
+      durationMs,
+      error: outcome.error,
+      ...(address && { address }),
+    });
     await this.announce(job.requestId, counts, { ...claimed.image, ...nullable(outcome) });
   }
 
@@ -168,7 +177,11 @@ export class ImageProcessor {
 
   private failure(error: unknown, fallback: string): Produced {
     if (error instanceof DownloadError) {
-      return { outcome: { status: 'FAILED', error: error.message }, reason: 'DOWNLOAD_FAILED' };
+      return {
+        outcome: { status: 'FAILED', error: error.message },
+        reason: 'DOWNLOAD_FAILED',
+        ...(error.address && { address: error.address }),
+      };
     }
     if (error instanceof ImageTransformError) {
       return { outcome: { status: 'FAILED', error: error.message }, reason: error.code };

@@ -47,8 +47,26 @@ export interface AttemptRecord {
 export class WebhookRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  async create(ownerId: string, url: string, secret: string): Promise<WebhookRecord> {
-    return this.prisma.webhook.create({ data: { id: randomUUID(), ownerId, url, secret } });
+  /**
+   * Registers a webhook unless the owner already has `cap` active ones. Registrations of one
+   * owner take a transaction-scoped advisory lock in turn, so two at once cannot both pass the
+   * count at `cap - 1`.
+   *
+   * @returns the new webhook, or the number of active webhooks when the cap was reached
+   */
+  async createWithin(
+    cap: number,
+    webhook: { ownerId: string; url: string; secret: string },
+  ): Promise<WebhookRecord | { active: number }> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`webhooks:${webhook.ownerId}`}))`;
+      const active = await tx.webhook.count({
+        where: { ownerId: webhook.ownerId, isActive: true },
+      });
+      if (active >= cap) return { active };
+
+      return tx.webhook.create({ data: { id: randomUUID(), ...webhook } });
+    });
   }
 
   async listActive(ownerId: string): Promise<WebhookRecord[]> {

@@ -1,7 +1,7 @@
 import type { Logger } from '../observability/logger.ts';
 import type { WebhookAttemptOutcome } from '../observability/metrics.ts';
 import type { DueDelivery, WebhookRepository } from '../repositories/webhook.repository.ts';
-import type { SendOptions } from './webhook.sender.ts';
+import type { SendOptions, SendResult } from './webhook.sender.ts';
 import { makeWebhookSecret, sendWebhook } from './webhook.sender.ts';
 
 export interface DelivererOptions extends SendOptions {
@@ -39,7 +39,7 @@ export class WebhookDeliverer {
     const secret = delivery.webhookId
       ? await this.webhooks.findSecret(delivery.webhookId)
       : await this.webhooks.ownerSecret(delivery.ownerId, makeWebhookSecret);
-    const result = secret
+    const result: SendResult = secret
       ? await sendWebhook(delivery, secret, this.options)
       : {
           delivered: false,
@@ -63,6 +63,7 @@ export class WebhookDeliverer {
       durationMs: result.durationMs,
       outcome,
       ...(result.error && { error: result.error }),
+      ...(result.address && { address: result.address }),
       ...(nextAttemptAt && { nextAttemptAt: nextAttemptAt.toISOString() }),
     });
     return nextAttemptAt;

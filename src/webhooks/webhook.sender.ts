@@ -26,6 +26,8 @@ export interface SendResult {
   statusCode: number | null;
   error: string | null;
   durationMs: number;
+  /** The address refused or unreachable, for the log only: `error` never names it. */
+  address?: string;
 }
 
 /** Refusals by the address and URL rules: the same on every attempt. */
@@ -93,6 +95,7 @@ export async function sendWebhook(
       statusCode: null,
       error: error.message,
       durationMs: elapsed(),
+      ...(error.address && { address: error.address }),
     };
   }
 }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 
 import type { Readable } from 'node:stream';
 
+import { GraphQLError } from 'graphql';
 import { GraphQLUpload } from 'graphql-upload-ts';
 import type { FileUpload } from 'graphql-upload-ts';
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
@@ -32,6 +33,25 @@ export function uploadError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * A multipart form whose shape is wrong, as BAD_USER_INPUT with HTTP 400; `problem` says what
+ * to change.
+ */
+export function malformedUploadError(problem: string): GraphQLError {
+  return new GraphQLError(problem, {
+    extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+  });
+}
+
+/**
+ * Waits for the shape check of the multipart form and throws what it found wrong. Returns when
+ * the form was fine or the request was not multipart.
+ */
+async function refuseMalformed(problem: Promise<string | null> | undefined): Promise<void> {
+  const found = await problem;
+  if (found) throw malformedUploadError(found);
+}
+
 @Resolver()
 export class UploadResolver {
   constructor(
@@ -46,7 +66,7 @@ export class UploadResolver {
   })
   async uploadCsv(
     @Arg('file', () => GraphQLUpload) upload: Promise<FileUpload>,
-    @Ctx() { viewer }: GraphQLContext,
+    @Ctx() { viewer, multipartProblem }: GraphQLContext,
     @Arg('webhookUrl', () => String, { nullable: true }) webhookUrl?: string | null,
     @Arg('options', () => ProcessingOptionsInput, { nullable: true })
     options?: ProcessingOptionsInput | null,
@@ -74,8 +94,11 @@ export class UploadResolver {
         streamError = error;
       });
       receiving = false;
-      const request = await this.requests.upload(viewer, {
-        file: stream,
+      const products = await this.requests.parse(stream);
+      // The form may go on past the CSV (a second file); nothing is stored until it has ended
+      // and its shape is known to be right.
+      await refuseMalformed(multipartProblem);
+      const request = await this.requests.create(viewer, products, {
         fileName: file.filename || null,
         ...meta,
       });

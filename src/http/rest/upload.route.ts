@@ -68,7 +68,11 @@ function readUpload(
     form.on('file', (name: string, stream: Readable, info: busboy.FileInfo) => {
       if (name !== 'file') {
         stream.resume();
-        fail(badInput(`Unexpected file field "${name}"; send the CSV in a field named "file".`));
+        fail(
+          badInput(
+            `The file was sent in a field named "${name}"; send the CSV in a field named "file".`,
+          ),
+        );
         return;
       }
       if (!isCsvUpload(info.mimeType, info.filename ?? '')) {
@@ -94,7 +98,7 @@ function readUpload(
       fields[name] = value;
     });
     const limits: Record<string, string> = {
-      filesLimit: 'Send exactly one file.',
+      filesLimit: 'The form holds more than one file; send exactly one CSV, in the field "file".',
       partsLimit: 'The form has too many parts.',
       fieldsLimit: 'The form has too many fields.',
       error: 'The upload was incomplete or malformed; send the file again.',
@@ -106,7 +110,7 @@ function readUpload(
     }
     form.on('close', () => {
       if (!parsing) {
-        fail(badInput('No file was sent; put the CSV in a field named "file".'));
+        fail(badInput(missingFileMessage(fields)));
         return;
       }
       parsing.then(
@@ -121,6 +125,14 @@ function readUpload(
     });
     req.pipe(form);
   });
+}
+
+/** Why no file arrived: most often the CSV's text was sent as a plain field. */
+function missingFileMessage(fields: Record<string, string>): string {
+  return 'file' in fields
+    ? 'The field "file" was sent as text, not as a file; attach the CSV as a file ' +
+        '(with curl: -F "file=@products.csv").'
+    : 'No file was sent; put the CSV in a field named "file".';
 }
 
 function numberField(fields: Record<string, string>, name: string): number | null {
