@@ -114,6 +114,9 @@ function readShape(req: IncomingMessage): Promise<string | null> {
       if (problem) settle(problem);
     });
     form.on('file', (name: string, stream: Readable) => {
+      // A form cut off inside a file fails this stream too; the form's own 'error' reports it,
+      // and an 'error' with no listener would end the process.
+      stream.on('error', ignoreError);
       stream.resume();
       const problem = settled ? null : fileProblem(shape, name);
       if (problem) settle(problem);
@@ -223,4 +226,8 @@ function endProblem(shape: Shape): string | null {
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function ignoreError(): void {
+  // Reported through the form's 'error' event instead.
 }
