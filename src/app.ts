@@ -101,6 +101,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     },
     finalizer,
     duplicates,
+    logger,
   );
 
   return {

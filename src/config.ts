@@ -108,7 +108,8 @@ const envSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1000).default(60_000),
   RATE_LIMIT_UPLOADS: int(1).default(30),
   RATE_LIMIT_REQUESTS: int(1).default(1_200),
-  RATE_LIMIT_REDIS_PREFIX: z.string().min(1).default('image-pipeline:rate-limit:'),
+  /** Unset: `<QUEUE_PREFIX>:rate-limit:`, so deployments apart by QUEUE_PREFIX share no budget. */
+  RATE_LIMIT_REDIS_PREFIX: z.string().min(1).optional(),
   CORS_ORIGINS: z
     .string()
     .refine(
@@ -229,7 +230,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       uploads: e.RATE_LIMIT_UPLOADS,
       requests: e.RATE_LIMIT_REQUESTS,
       /** Put before every rate-limit key in Redis (used only with REDIS_URL). */
-      redisPrefix: e.RATE_LIMIT_REDIS_PREFIX,
+      redisPrefix: e.RATE_LIMIT_REDIS_PREFIX ?? `${e.QUEUE_PREFIX}:rate-limit:`,
     }),
     /** Origins whose pages may call the API from a browser; empty means same-origin only. */
     corsOrigins: Object.freeze(

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 
 import type {
   SqlMigrationAwareDriverAdapterFactory,
@@ -11,6 +11,7 @@ import { PGlite, PGliteAdapterFactory, pg, pgAdapterFactory } from '../src/db/ad
 import { applyMigrations } from '../src/db/migrator.ts';
 import type { ProcessingOptions } from '../src/domain/request.ts';
 import { ServiceError } from '../src/errors.ts';
+import { createLogger } from '../src/observability/logger.ts';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import { MemoryQueue } from '../src/queue/queue.memory.ts';
 import { DuplicateRepository } from '../src/repositories/duplicate.repository.ts';
@@ -193,6 +194,7 @@ describe('a CSV whose rows are rejected', () => {
       limits,
       noFinalizer,
       new DuplicateRepository(prisma),
+      createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
     );
     const csv = await fixtureCsv('invalid-rows.csv', 'https://images.example.com');
 

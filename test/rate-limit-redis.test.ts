@@ -101,3 +101,50 @@ describe.skipIf(skip)('rate limits kept in Redis', () => {
     expect(keys.some((k) => k.startsWith(`${prefix}calls:sub:shared-subject`))).toBe(true);
   });
 });
+
+describe.skipIf(skip)('rate limits of deployments apart by QUEUE_PREFIX', () => {
+  const base = `test-rate-limit-${randomUUID()}`;
+  const prefixes = { a: `${base}-a`, b: `${base}-b` };
+  const redis = new Redis(redisUrl);
+  let a: TestService;
+  let b: TestService;
+
+  beforeAll(async () => {
+    const env = { REDIS_URL: redisUrl, RATE_LIMIT_REQUESTS: '3' };
+    [a, b] = await Promise.all([
+      startTestService({ ...env, QUEUE_PREFIX: prefixes.a }),
+      startTestService({ ...env, QUEUE_PREFIX: prefixes.b }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+    const keys = await redis.keys(`${base}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('keep separate budgets, each under its own prefix, without RATE_LIMIT_REDIS_PREFIX', async () => {
+    const call = (service: TestService) =>
+      fetch(`${service.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${service.token('one-subject')}`,
+        },
+        body: JSON.stringify({ query: '{ requests(first: 1) { edges { cursor } } }' }),
+      });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call(a)).status);
+    const other = await call(b);
+    const keys = await redis.keys(`${base}*`);
+
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(other.status).toBe(200);
+    expect(keys.some((k) => k.startsWith(`${prefixes.a}:rate-limit:calls:sub:one-subject`))).toBe(
+      true,
+    );
+    expect(keys.some((k) => k.startsWith(`${prefixes.b}:rate-limit:calls:sub:one-subject`))).toBe(
+      true,
+    );
+  });
+});

@@ -75,6 +75,17 @@ describe('POST /api/upload', () => {
     expect(answer.headers.get('location')).toBe(answer.body.statusUrl);
   });
 
+  it('logs the upload with its request id, as a GraphQL upload is logged', async () => {
+    const answer = await rest.upload(csvForm(tinyCsv()));
+    const requestId = answer.body.requestId ?? '-';
+
+    const logged = service
+      .logs()
+      .split('\n')
+      .filter((line) => line.includes('request uploaded') && line.includes(requestId));
+    expect(logged).toHaveLength(1);
+  });
+
   it('refuses an upload without a token with 401 UNAUTHENTICATED and stores nothing', async () => {
     const before = await storedFor('alice');
 

@@ -12,10 +12,7 @@ export function createContainer(app: App): ContainerType {
     [RequestResolver, new RequestResolver(app.requestService, app.storage)],
     [ProgressResolver, new ProgressResolver()],
     [WebhookResolver, new WebhookResolver(app.webhookService)],
-    [
-      UploadResolver,
-      new UploadResolver(app.requestService, app.config.processing.defaultQuality, app.logger),
-    ],
+    [UploadResolver, new UploadResolver(app.requestService, app.config.processing.defaultQuality)],
   ]);
   return {
     get: (someClass: unknown, _data: ResolverData) => {

@@ -7,6 +7,7 @@ import type { ProcessingOptions, ProductWithImages, RequestRecord } from '../dom
 import type { Viewer } from '../domain/viewer.ts';
 import { canSee } from '../domain/viewer.ts';
 import { ServiceError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { RequestFinalizer } from '../processing/request.finalizer.ts';
 import { findRepeats } from '../repositories/duplicate.repository.ts';
@@ -34,6 +35,7 @@ export class RequestService {
     private readonly csvLimits: CsvLimits,
     private readonly finalizer: RequestFinalizer,
     private readonly duplicates: DuplicateRepository,
+    private readonly logger: Logger,
   ) {}
 
   /**
@@ -96,6 +98,11 @@ export class RequestService {
     await this.queue.enqueue(
       products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId: request.id }))),
     );
+    this.logger.info('request uploaded', {
+      requestId: request.id,
+      ownerId: request.ownerId,
+      images: request.totalImages,
+    });
     return request;
   }
 

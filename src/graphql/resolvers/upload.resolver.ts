@@ -11,7 +11,6 @@ import { ServiceError } from '../../errors.ts';
 import { isCsvUpload } from '../../services/csv-file.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
 import type { RequestService } from '../../services/request.service.ts';
-import type { Logger } from '../../observability/logger.ts';
 import type { GraphQLContext } from '../context.ts';
 import { ProcessingOptionsInput } from '../types/inputs.ts';
 import { UploadCsvPayload } from '../types/request.types.ts';
@@ -57,7 +56,6 @@ export class UploadResolver {
   constructor(
     private readonly requests: RequestService,
     private readonly defaultQuality: number,
-    private readonly logger: Logger,
   ) {}
 
   @Mutation(() => UploadCsvPayload, {
@@ -101,12 +99,6 @@ export class UploadResolver {
       const request = await this.requests.create(viewer, products, {
         fileName: file.filename || null,
         ...meta,
-      });
-
-      this.logger.info('request uploaded', {
-        requestId: request.id,
-        ownerId: request.ownerId,
-        images: request.totalImages,
       });
       return { request };
     } catch (error: unknown) {
