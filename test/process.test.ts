@@ -22,6 +22,7 @@ import type { RunningService } from './helpers/process.ts';
 import {
   cleanUpProcesses,
   jsonLines,
+  makeShapeEnv,
   makeTempDir,
   spawnNpm,
   spawnService,
@@ -121,6 +122,7 @@ function csvOf(rows: { name: string; urls: string[] }[]): string {
   return ['S. No.,Product Name,Input Image Urls', ...lines].join('\n');
 }
 
+// Each of these stops at start, before any database or queue is opened: the shape is irrelevant.
 describe('a bad configuration', () => {
   afterAll(cleanUpProcesses);
 
@@ -167,6 +169,7 @@ describe('in production with JWT_SECRET set and LOG_FORMAT unset', () => {
 
   beforeAll(async () => {
     service = await startServiceProcess({
+      ...(await makeShapeEnv()),
       DATA_DIR: await makeTempDir(),
       NODE_ENV: 'production',
       LOG_FORMAT: undefined,
@@ -201,13 +204,14 @@ describe('in production with JWT_SECRET set and LOG_FORMAT unset', () => {
 
 describe('without JWT_SECRET', () => {
   let dataDir: string;
+  let shapeEnv: Record<string, string>;
   let first: RunningService;
   let second: RunningService | undefined;
   let devToken: string;
 
   beforeAll(async () => {
-    dataDir = await makeTempDir();
-    first = await startServiceProcess({ DATA_DIR: dataDir });
+    [dataDir, shapeEnv] = await Promise.all([makeTempDir(), makeShapeEnv()]);
+    first = await startServiceProcess({ ...shapeEnv, DATA_DIR: dataDir });
     [, devToken = ''] = await first.process.waitForLine(BARE_JWT);
   });
   afterAll(cleanUpProcesses);
@@ -235,7 +239,7 @@ describe('without JWT_SECRET', () => {
       // SIGKILL: the secret must survive even an unclean end (SIGTERM has its own test below).
       await first.process.kill('SIGKILL');
 
-      second = await startServiceProcess({ DATA_DIR: dataDir });
+      second = await startServiceProcess({ ...shapeEnv, DATA_DIR: dataDir });
       const res = await postGraphQL(second.url, REQUESTS_QUERY, {}, devToken);
 
       expect(res.status).toBe(200);
@@ -258,6 +262,8 @@ describe('without JWT_SECRET', () => {
   });
 });
 
+// Embedded only: the lock guards PGlite's files, and a service given DATABASE_URL takes none, so
+// that several processes of the production shape can share one DATA_DIR.
 describe('the DATA_DIR lock', () => {
   let dataDir: string;
   let first: RunningService;
@@ -299,10 +305,10 @@ describe('SIGTERM', () => {
   afterEach(cleanUpProcesses);
 
   it(
-    'stops the service with exit code 0, a stopped log line and the DATA_DIR lock removed',
+    'stops the service with exit code 0, a stopped log line and no DATA_DIR lock left',
     async () => {
-      const dataDir = await makeTempDir();
-      const service = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
+      const [dataDir, shapeEnv] = await Promise.all([makeTempDir(), makeShapeEnv()]);
+      const service = await startServiceProcess({ ...shapeEnv, DATA_DIR: dataDir, JWT_SECRET });
 
       const exit = await service.process.kill('SIGTERM', STOP_TIMEOUT_MS);
 
@@ -350,9 +356,12 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
       name: `Lamp ${i + 1}`,
       urls: urls.map((p) => server.url + p),
     }));
+    // On the production shape both processes share the database and the queue; the jobs the
+    // first held come back to the second once their locks lapse (QUEUE_LOCK_MS).
+    const shapeEnv = await makeShapeEnv();
     dataDir = await makeTempDir();
 
-    const first = await startServiceProcess({ ...env, DATA_DIR: dataDir });
+    const first = await startServiceProcess({ ...env, ...shapeEnv, DATA_DIR: dataDir });
     const upload = await uploadCsv(first.url, csvOf(rows), { token, preflight: true });
     requestId = await uploadedRequestId(upload);
 
@@ -360,7 +369,7 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
     await inFlight.promise;
     await first.process.kill('SIGKILL');
     held.resolve();
-    const second = await startServiceProcess({ ...env, DATA_DIR: dataDir });
+    const second = await startServiceProcess({ ...env, ...shapeEnv, DATA_DIR: dataDir });
     await waitUntilEnded(second.url, requestId, token);
 
     const { data } = await queryDocument(
@@ -427,7 +436,12 @@ describe('the compiled server (npm run build:server, then node dist/src/main.js)
     }
 
     service = await startServiceProcess(
-      { DATA_DIR: await makeTempDir(), JWT_SECRET, ALLOW_PRIVATE_NETWORK: 'true' },
+      {
+        ...(await makeShapeEnv()),
+        DATA_DIR: await makeTempDir(),
+        JWT_SECRET,
+        ALLOW_PRIVATE_NETWORK: 'true',
+      },
       ['dist/src/main.js'],
     );
   }, 150_000);
