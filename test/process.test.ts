@@ -29,6 +29,7 @@ import {
   startServiceProcess,
 } from './helpers/process.ts';
 import type { GraphQLResponse } from './helpers/service.ts';
+import { testShape } from './helpers/shape.ts';
 
 const JWT_SECRET = 'process-test-secret-long-enough-for-hs256-0123456789';
 const REQUESTS_QUERY = '{ requests { edges { cursor } } }';
@@ -37,6 +38,11 @@ const BARE_JWT = /^(eyJ[\w-]+\.[\w-]+\.[\w-]*)$/;
 const SPAWNS = 60_000;
 /** An idle service has nothing to wait for on SIGTERM: it should be gone well within this. */
 const STOP_TIMEOUT_MS = 10_000;
+/**
+ * For suites whose children run embedded whatever TEST_SHAPE says: the production pass skips
+ * them, since it would only repeat the embedded one.
+ */
+const describeEmbedded = describe.skipIf(testShape === 'production');
 
 async function postGraphQL<T>(
   url: string,
@@ -123,7 +129,7 @@ function csvOf(rows: { name: string; urls: string[] }[]): string {
 }
 
 // Each of these stops at start, before any database or queue is opened: the shape is irrelevant.
-describe('a bad configuration', () => {
+describeEmbedded('a bad configuration', () => {
   afterAll(cleanUpProcesses);
 
   it.concurrent.for([
@@ -202,16 +208,16 @@ describe('in production with JWT_SECRET set and LOG_FORMAT unset', () => {
   });
 });
 
-describe('without JWT_SECRET', () => {
+// The secret is a file in DATA_DIR on either shape.
+describeEmbedded('without JWT_SECRET', () => {
   let dataDir: string;
-  let shapeEnv: Record<string, string>;
   let first: RunningService;
   let second: RunningService | undefined;
   let devToken: string;
 
   beforeAll(async () => {
-    [dataDir, shapeEnv] = await Promise.all([makeTempDir(), makeShapeEnv()]);
-    first = await startServiceProcess({ ...shapeEnv, DATA_DIR: dataDir });
+    dataDir = await makeTempDir();
+    first = await startServiceProcess({ DATA_DIR: dataDir });
     [, devToken = ''] = await first.process.waitForLine(BARE_JWT);
   });
   afterAll(cleanUpProcesses);
@@ -239,7 +245,7 @@ describe('without JWT_SECRET', () => {
       // SIGKILL: the secret must survive even an unclean end (SIGTERM has its own test below).
       await first.process.kill('SIGKILL');
 
-      second = await startServiceProcess({ ...shapeEnv, DATA_DIR: dataDir });
+      second = await startServiceProcess({ DATA_DIR: dataDir });
       const res = await postGraphQL(second.url, REQUESTS_QUERY, {}, devToken);
 
       expect(res.status).toBe(200);
@@ -264,7 +270,7 @@ describe('without JWT_SECRET', () => {
 
 // Embedded only: the lock guards PGlite's files, and a service given DATABASE_URL takes none, so
 // that several processes of the production shape can share one DATA_DIR.
-describe('the DATA_DIR lock', () => {
+describeEmbedded('the DATA_DIR lock', () => {
   let dataDir: string;
   let first: RunningService;
 
