@@ -22,12 +22,14 @@ import type { RunningService } from './helpers/process.ts';
 import {
   cleanUpProcesses,
   jsonLines,
+  makeShapeEnv,
   makeTempDir,
   spawnNpm,
   spawnService,
   startServiceProcess,
 } from './helpers/process.ts';
 import type { GraphQLResponse } from './helpers/service.ts';
+import { testShape } from './helpers/shape.ts';
 
 const JWT_SECRET = 'process-test-secret-long-enough-for-hs256-0123456789';
 const REQUESTS_QUERY = '{ requests { edges { cursor } } }';
@@ -36,6 +38,11 @@ const BARE_JWT = /^(eyJ[\w-]+\.[\w-]+\.[\w-]*)$/;
 const SPAWNS = 60_000;
 /** An idle service has nothing to wait for on SIGTERM: it should be gone well within this. */
 const STOP_TIMEOUT_MS = 10_000;
+/**
+ * For suites whose children run embedded whatever TEST_SHAPE says: the production pass skips
+ * them, since it would only repeat the embedded one.
+ */
+const describeEmbedded = describe.skipIf(testShape === 'production');
 
 async function postGraphQL<T>(
   url: string,
@@ -121,7 +128,8 @@ function csvOf(rows: { name: string; urls: string[] }[]): string {
   return ['S. No.,Product Name,Input Image Urls', ...lines].join('\n');
 }
 
-describe('a bad configuration', () => {
+// Each of these stops at start, before any database or queue is opened: the shape is irrelevant.
+describeEmbedded('a bad configuration', () => {
   afterAll(cleanUpProcesses);
 
   it.concurrent.for([
@@ -167,6 +175,7 @@ describe('in production with JWT_SECRET set and LOG_FORMAT unset', () => {
 
   beforeAll(async () => {
     service = await startServiceProcess({
+      ...(await makeShapeEnv()),
       DATA_DIR: await makeTempDir(),
       NODE_ENV: 'production',
       LOG_FORMAT: undefined,
@@ -199,7 +208,8 @@ describe('in production with JWT_SECRET set and LOG_FORMAT unset', () => {
   });
 });
 
-describe('without JWT_SECRET', () => {
+// The secret is a file in DATA_DIR on either shape.
+describeEmbedded('without JWT_SECRET', () => {
   let dataDir: string;
   let first: RunningService;
   let second: RunningService | undefined;
@@ -258,7 +268,9 @@ describe('without JWT_SECRET', () => {
   });
 });
 
-describe('the DATA_DIR lock', () => {
+// Embedded only: the lock guards PGlite's files, and a service given DATABASE_URL takes none, so
+// that several processes of the production shape can share one DATA_DIR.
+describeEmbedded('the DATA_DIR lock', () => {
   let dataDir: string;
   let first: RunningService;
 
@@ -299,10 +311,10 @@ describe('SIGTERM', () => {
   afterEach(cleanUpProcesses);
 
   it(
-    'stops the service with exit code 0, a stopped log line and the DATA_DIR lock removed',
+    'stops the service with exit code 0, a stopped log line and no DATA_DIR lock left',
     async () => {
-      const dataDir = await makeTempDir();
-      const service = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
+      const [dataDir, shapeEnv] = await Promise.all([makeTempDir(), makeShapeEnv()]);
+      const service = await startServiceProcess({ ...shapeEnv, DATA_DIR: dataDir, JWT_SECRET });
 
       const exit = await service.process.kill('SIGTERM', STOP_TIMEOUT_MS);
 
@@ -350,9 +362,12 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
       name: `Lamp ${i + 1}`,
       urls: urls.map((p) => server.url + p),
     }));
+    // On the production shape both processes share the database and the queue; the jobs the
+    // first held come back to the second once their locks lapse (QUEUE_LOCK_MS).
+    const shapeEnv = await makeShapeEnv();
     dataDir = await makeTempDir();
 
-    const first = await startServiceProcess({ ...env, DATA_DIR: dataDir });
+    const first = await startServiceProcess({ ...env, ...shapeEnv, DATA_DIR: dataDir });
     const upload = await uploadCsv(first.url, csvOf(rows), { token, preflight: true });
     requestId = await uploadedRequestId(upload);
 
@@ -360,7 +375,7 @@ describe('a crash (SIGKILL) in the middle of a request', () => {
     await inFlight.promise;
     await first.process.kill('SIGKILL');
     held.resolve();
-    const second = await startServiceProcess({ ...env, DATA_DIR: dataDir });
+    const second = await startServiceProcess({ ...env, ...shapeEnv, DATA_DIR: dataDir });
     await waitUntilEnded(second.url, requestId, token);
 
     const { data } = await queryDocument(
@@ -427,7 +442,12 @@ describe('the compiled server (npm run build:server, then node dist/src/main.js)
     }
 
     service = await startServiceProcess(
-      { DATA_DIR: await makeTempDir(), JWT_SECRET, ALLOW_PRIVATE_NETWORK: 'true' },
+      {
+        ...(await makeShapeEnv()),
+        DATA_DIR: await makeTempDir(),
+        JWT_SECRET,
+        ALLOW_PRIVATE_NETWORK: 'true',
+      },
       ['dist/src/main.js'],
     );
   }, 150_000);

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { Queue, Worker } from 'bullmq';
+import { Queue, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/logger.ts';
@@ -47,6 +47,8 @@ interface Running {
   job: Job<ImageJob>;
   token: string | undefined;
   done: Promise<unknown>;
+  /** Ends the job's run at once, its handler left behind: the job has been handed back. */
+  release(): void;
 }
 
 /**
@@ -179,27 +181,49 @@ export class BullMqQueue implements JobQueue {
         [...this.running.values()].map((r) => r.done),
         graceMs,
       );
-      for (const { job, token } of this.running.values()) {
-        await job.moveToWait(token).catch((error: unknown) => {
-          this.options.logger.warn('an unfinished image job could not be handed back', {
-            imageId: job.data.imageId,
-            error,
-          });
-        });
+      for (const running of [...this.running.values()]) {
+        await this.handBack(running.job, running.token);
+        running.release();
       }
-      await worker.close(true);
+      // Not forced: BullMQ then ends its wait for the next job and lets its fetch loop finish
+      // before closing. A pause leaves that wait open, and it would take a job handed back
+      // above; run() hands such a job back again, and this waits for that too. A forced close
+      // would leave the wait open, and the job locked here after the process had gone.
+      await worker.close();
     }
     await this.queue.close();
     await closeRedisClient(this.connection);
     if (this.workerConnection) await closeRedisClient(this.workerConnection);
   }
 
+  /** Returns an unfinished job to the waiting list, for another worker to take at once. */
+  private async handBack(job: Job<ImageJob>, token: string | undefined): Promise<void> {
+    await job.moveToWait(token).catch((error: unknown) => {
+      this.options.logger.warn('an unfinished image job could not be handed back', {
+        imageId: job.data.imageId,
+        error,
+      });
+    });
+  }
+
   private async run(job: Job<ImageJob>, token: string | undefined, handler: ImageJobHandler) {
+    // A fetch that was under way when the worker paused may still deliver a job: it goes back
+    // untouched. WaitingError tells BullMQ that a job was handed back, neither done nor failed.
+    if (this.closing) {
+      await this.handBack(job, token);
+      throw new WaitingError();
+    }
     const id = job.id ?? job.data.imageId;
+    let release = () => {};
+    const handedBack = new Promise<'handed back'>((resolve) => {
+      release = () => {
+        resolve('handed back');
+      };
+    });
     const done = handler(job.data);
-    this.running.set(id, { job, token, done: done.catch(() => undefined) });
+    this.running.set(id, { job, token, done: done.catch(() => undefined), release });
     try {
-      await done;
+      if ((await Promise.race([done, handedBack])) === 'handed back') throw new WaitingError();
     } finally {
       this.running.delete(id);
     }

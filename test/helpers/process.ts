@@ -5,6 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 
+import type { ShapeResources } from './shape.ts';
+import { shapeResources } from './shape.ts';
+
 /** The project root: where `src/`, `dist/` and `prisma/` are. */
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -52,6 +55,7 @@ export interface RunningService {
 
 const children = new Set<ChildHandle>();
 const tempDirs = new Set<string>();
+const shapes = new Set<ShapeResources>();
 
 /**
  * The child sees PATH and HOME and nothing else of the test runner's environment, so that a
@@ -200,11 +204,28 @@ export async function makeTempDir(prefix = 'image-pipeline-process-'): Promise<s
   return dir;
 }
 
-/** Kills (SIGKILL) every child still running, then removes every temporary directory. */
+/**
+ * The variables that start a child on the shape TEST_SHAPE names (see `./shape.ts`): none for
+ * the embedded shape; for the production one, a fresh PostgreSQL database and Redis key prefix
+ * that cleanUpProcesses removes. Children sharing one set share the database and the queue.
+ */
+export async function makeShapeEnv(): Promise<Record<string, string>> {
+  const shape = await shapeResources();
+  shapes.add(shape);
+  return shape.env;
+}
+
+/**
+ * Kills (SIGKILL) every child still running, then removes every temporary directory and every
+ * database and key prefix made by makeShapeEnv.
+ */
 export async function cleanUpProcesses(): Promise<void> {
   await Promise.all([...children].map((child) => child.kill('SIGKILL')));
   await Promise.all([...tempDirs].map((dir) => rm(dir, { recursive: true, force: true })));
   tempDirs.clear();
+  const released = [...shapes];
+  shapes.clear();
+  await Promise.all(released.map((shape) => shape.release()));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
