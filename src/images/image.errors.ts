@@ -1,3 +1,4 @@
+import { hasBrokenContainer } from './image.container.ts';
 import { sniffSignature } from './image.signature.ts';
 
 /**
@@ -119,7 +120,9 @@ function unreadableInputError(
  * Turns an error thrown by sharp for `input` into an {@link ImageTransformError} when the input
  * is at fault, and returns any other error (an encoder fault, memory exhaustion) unchanged so the
  * caller can treat it as unexpected. Pixel-limit errors are left to the caller, which alone knows
- * the limit; they come back unchanged.
+ * the limit; they come back unchanged. A JPEG, PNG, WebP or AVIF file whose container is broken
+ * (cut short, or a PNG failing its checksum) is `CORRUPT_IMAGE` whatever the message says: with
+ * several images at once, libvips' message can be lost ("Unknown error") or another image's.
  */
 export function toTransformError(error: unknown, input: Buffer): unknown {
   const message = messageOf(error);
@@ -139,6 +142,10 @@ export function toTransformError(error: unknown, input: Buffer): unknown {
     return unsupportedFormatError(signature.kind === 'unknown' ? undefined : signature.name, error);
   }
 
+  // Checked before the message, which libvips keeps in one buffer for every thread at once.
+  if (hasBrokenContainer(input)) {
+    return new ImageTransformError('CORRUPT_IMAGE', CORRUPT_IMAGE, { cause: error });
+  }
   // An encoder ("jpegsave", "heifsave"…) failing is our fault, not the input's.
   if (/save/i.test(message) || !DECODE_FAILURE.test(message)) {
     return error;
