@@ -30,11 +30,18 @@ export interface DatabaseOptions {
   pgliteDir: string;
   /** Connections in the PostgreSQL pool of this process. */
   poolSize: number;
+  /**
+   * Milliseconds a query waits for a free PostgreSQL connection before it fails, so a pool held
+   * by slow work makes callers fail fast rather than queue without end.
+   *
+   * @defaultValue 10 000
+   */
+  connectTimeoutMs?: number;
   /** Called with the names of migrations applied at open. */
   onMigrated?: (applied: string[]) => void;
 }
 
-/** How long a PostgreSQL connection may be waited for before a query fails. */
+/** How long a query waits for a free PostgreSQL connection, unless `connectTimeoutMs` says. */
 const CONNECT_TIMEOUT_MS = 10_000;
 /** P1002: another process holds the migration lock longer than the engine waits. */
 const MIGRATION_LOCK_RETRIES = 5;
@@ -84,7 +91,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   const pool = new pg.Pool({
     connectionString: url,
     max: options.poolSize,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
     idleTimeoutMillis: 30_000,
     // adapter-pg writes and reads timestamps as if the session were in UTC; pin it so, whatever
     // the server's own time zone.
