@@ -17,7 +17,11 @@ export interface RecoveryOptions {
    * @defaultValue RECOVERY_QUIET_MS
    */
   quietMs?: number;
-  /** Pause between the end of one sweep and the start of the next, in ms. */
+  /**
+   * Pause between the end of one sweep and the start of the next, in ms.
+   *
+   * @defaultValue RECOVERY_INTERVAL_MS
+   */
   intervalMs?: number;
 }
 
@@ -96,7 +100,8 @@ export class RecoverySweep {
    */
   private async sweep(quietMs: number, skipMs: number): Promise<void> {
     const now = Date.now();
-    const requests = await this.deps.requests.listUnfinished(new Date(now - quietMs));
+    const quietSince = quietMs > 0 ? new Date(now - quietMs) : undefined;
+    const requests = await this.deps.requests.listUnfinished(quietSince);
     const ids = new Set(requests.map((request) => request.id));
     for (const id of this.lastSwept.keys()) if (!ids.has(id)) this.lastSwept.delete(id);
 
