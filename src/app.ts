@@ -10,6 +10,8 @@ import type { WebhookAttemptOutcome } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import type { Downloader } from './processing/image.downloader.ts';
 import { ImageProcessor } from './processing/image.processor.ts';
+import { RecoverySweep } from './processing/recovery.ts';
+import type { RecoveryOptions } from './processing/recovery.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
 import type { JobQueue } from './queue/queue.ts';
 import { MemoryQueue } from './queue/queue.memory.ts';
@@ -43,6 +45,8 @@ export interface App {
   /** Held so shutdown can close its kept connections. */
   downloader: Downloader;
   finalizer: RequestFinalizer;
+  /** Started by `startWorker` only. */
+  recovery: RecoverySweep;
   repositories: { requests: RequestRepository; images: ImageRepository };
 }
 
@@ -119,6 +123,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     processor,
     downloader,
     finalizer,
+    recovery: new RecoverySweep({ requests, images, queue, finalizer, logger }),
     repositories: { requests, images },
   };
 }
@@ -175,27 +180,20 @@ async function createDeliveries(
 }
 
 /**
- * Starts processing in this process: resumes what the database records as unfinished (work a
- * crash or a stop interrupted), then takes jobs from the queue.
+ * Starts processing in this process: takes jobs from the queue, and runs the recovery sweep,
+ * whose first run resumes what the database records as unfinished (work a crash or a stop
+ * interrupted).
  */
-export async function startWorker(app: App): Promise<void> {
+export async function startWorker(app: App, recovery?: RecoveryOptions): Promise<void> {
   configureSharp(app.config.processing.concurrency, app.config.processing.vipsThreads);
   app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
   app.deliveries.start();
-
-  for (const request of await app.repositories.requests.listUnfinished()) {
-    const imageIds = await app.repositories.images.listUnfinishedIds(request.id);
-    if (imageIds.length === 0) {
-      await app.finalizer.finish(request.id);
-      continue;
-    }
-    app.logger.info('resuming request', { requestId: request.id, images: imageIds.length });
-    await app.queue.enqueue(imageIds.map((imageId) => ({ imageId, requestId: request.id })));
-  }
+  await app.recovery.start(recovery);
 }
 
 /** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
 export async function closeApp(app: App, graceMs: number): Promise<void> {
+  await app.recovery.stop();
   await app.queue.close(graceMs);
   app.downloader.close();
   await app.deliveries.stop();

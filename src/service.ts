@@ -8,6 +8,7 @@ import { createContainer } from './graphql/container.ts';
 import { buildGraphQLSchema } from './graphql/schema.ts';
 import { HttpServer } from './http/server.ts';
 import type { Logger } from './observability/logger.ts';
+import type { RecoveryOptions } from './processing/recovery.ts';
 
 /** A running service process: what `npm start` runs, and what tests start in-process. */
 export interface Service {
@@ -20,19 +21,29 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** Settings of a service started in-process that the environment does not carry. */
+export interface ServiceOptions {
+  /** Timing of the recovery sweep in worker processes; its defaults otherwise. */
+  recovery?: RecoveryOptions;
+}
+
 /**
  * Starts the parts of the service that `config.role` asks for.
  *
  * @throws DataDirLockedError when another process uses the embedded data directory
  */
-export async function startService(config: Config, logger: Logger): Promise<Service> {
+export async function startService(
+  config: Config,
+  logger: Logger,
+  options: ServiceOptions = {},
+): Promise<Service> {
   const unlock = config.database.url ? undefined : await lockDataDir(config.dataDir);
   let http: HttpServer | undefined;
   let app: App | undefined;
   try {
     http = await HttpServer.listen(config, logger);
     app = await createApp(config, logger, http.publicUrl);
-    if (config.role !== 'api') await startWorker(app);
+    if (config.role !== 'api') await startWorker(app, options.recovery);
     let jwtSecret = config.jwt.secret;
     if (config.role === 'worker') http.serveProbesOnly(app);
     else jwtSecret = await mountApi(http, app, config, logger);

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/logger.ts';
 import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
-import type { ImageJob, ImageJobHandler, JobQueue } from './queue.ts';
+import type { ImageJob, ImageJobHandler, JobQueue, Revived } from './queue.ts';
 import { settleWithin } from './settle.ts';
 
 /** The BullMQ queue that carries image jobs, under the configured key prefix. */
@@ -24,6 +24,11 @@ export const IMAGE_JOB_RETENTION = {
 const BACKOFF_MS = 1_000;
 /** Jobs sent to Redis per round trip when a large request is enqueued. */
 const ENQUEUE_CHUNK = 1_000;
+/**
+ * The reason BullMQ gives a job it failed after it stalled more than `maxStalledCount` times.
+ * BullMQ exports no constant for it.
+ */
+const STALLED_TOO_OFTEN = 'job stalled more than allowable limit';
 
 export interface BullMqQueueOptions {
   redisUrl: string;
@@ -56,7 +61,7 @@ interface Running {
  * API process (which enqueues) and worker process (which processes).
  *
  * Each image is one job whose id is the image's id, so enqueueing an image again (a second
- * upload of it cannot happen; a resume on start can) adds nothing while its job exists. A
+ * upload of it cannot happen; the recovery sweep can) adds nothing while its job exists. A
  * rejected handler is retried with exponential backoff; a job whose worker died is taken
  * again once its lock lapses. Delivery is at least once: the handler makes a second run
  * harmless, since the database records each image's outcome once.
@@ -109,6 +114,26 @@ export class BullMqQueue implements JobQueue {
     }
   }
 
+  /**
+   * Adds the jobs Redis has lost (an existing id adds nothing), then moves back to waiting, with
+   * a full set of attempts, each failed one but those that stalled too often. Two processes may
+   * revive the same job: the second finds it no longer failed, and leaves it.
+   */
+  async revive(jobs: readonly ImageJob[]): Promise<Revived> {
+    await this.enqueue(jobs);
+
+    const wanted = new Set(jobs.map((job) => job.imageId));
+    const failed = (await this.queue.getRanges(['failed'], 0, -1)).filter((id) => wanted.has(id));
+    const revived: Revived = { retried: 0, stalled: [] };
+    for (const id of failed) {
+      const job = await this.queue.getJob(id);
+      if (!job) continue;
+      if (job.failedReason === STALLED_TOO_OFTEN) revived.stalled.push(id);
+      else if (await this.retryFailed(job)) revived.retried += 1;
+    }
+    return revived;
+  }
+
   process(handler: ImageJobHandler, concurrency: number): void {
     if (this.worker) throw new Error('BullMqQueue.process may be called once');
     const { logger } = this.options;
@@ -143,12 +168,6 @@ export class BullMqQueue implements JobQueue {
       const spent = job.attemptsMade >= (job.opts.attempts ?? 1);
       if (spent) logger.error('image job gave up', { ...fields, error: error.message });
       else logger.warn('image job failed; retrying', { ...fields, error: error.message });
-    });
-
-    // Jobs whose retries were spent get another round at each worker start, as the memory
-    // shape retries unfinished images at each start; images already done are skipped.
-    this.queue.retryJobs({ state: 'failed' }).catch((error: unknown) => {
-      logger.warn('retrying failed image jobs did not work', { error });
     });
   }
 
@@ -194,6 +213,21 @@ export class BullMqQueue implements JobQueue {
     await this.queue.close();
     await closeRedisClient(this.connection);
     if (this.workerConnection) await closeRedisClient(this.workerConnection);
+  }
+
+  /**
+   * Gives a failed job a new round. One another process revived first is left as it is.
+   *
+   * @returns whether this call moved the job back to waiting
+   */
+  private async retryFailed(job: Job<ImageJob>): Promise<boolean> {
+    try {
+      await job.retry('failed', { resetAttemptsMade: true });
+      return true;
+    } catch (error: unknown) {
+      if ((await job.getState()) === 'failed') throw error;
+      return false;
+    }
   }
 
   /** Returns an unfinished job to the waiting list, for another worker to take at once. */

@@ -1,6 +1,6 @@
 import fastq from 'fastq';
 
-import type { ImageJob, ImageJobHandler, JobQueue } from './queue.ts';
+import type { ImageJob, ImageJobHandler, JobQueue, Revived } from './queue.ts';
 
 /**
  * The in-process queue of the one-process shape. Nothing in it survives the process: on start
@@ -22,6 +22,12 @@ export class MemoryQueue implements JobQueue {
       else this.backlog.push(job);
     }
     return Promise.resolve();
+  }
+
+  /** A job that ended is out of the queue, so enqueueing it again revives it; none stall. */
+  async revive(jobs: readonly ImageJob[]): Promise<Revived> {
+    await this.enqueue(jobs);
+    return { retried: 0, stalled: [] };
   }
 
   process(handler: ImageJobHandler, concurrency: number): void {

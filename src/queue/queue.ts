@@ -4,6 +4,12 @@ export interface ImageJob {
   requestId: string;
 }
 
+/** What `JobQueue.revive` did besides adding missing jobs. */
+export interface Revived {
+  retried: number;
+  stalled: string[];
+}
+
 /** Runs one job; a rejection means the job should be tried again later. */
 export type ImageJobHandler = (job: ImageJob) => Promise<void>;
 
@@ -14,6 +20,14 @@ export type ImageJobHandler = (job: ImageJob) => Promise<void>;
 export interface JobQueue {
   readonly kind: 'memory' | 'bullmq';
   enqueue(jobs: readonly ImageJob[]): Promise<void>;
+  /**
+   * Makes sure each of `jobs` has a live job: adds those the queue has lost and gives those
+   * that spent their retries a fresh round. Safe to call from several processes at once.
+   *
+   * @returns how many failed jobs were retried, and the ids of the images whose jobs were left
+   * failed because they stalled too often (they likely kill workers, so they are not retried)
+   */
+  revive(jobs: readonly ImageJob[]): Promise<Revived>;
   /** Starts taking jobs, at most `concurrency` at once. Called once, in worker processes. */
   process(handler: ImageJobHandler, concurrency: number): void;
   /** Jobs waiting to run. */

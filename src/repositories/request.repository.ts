@@ -196,10 +196,17 @@ export class RequestRepository {
     });
   }
 
-  /** Requests that have not ended, oldest first: the work a restarted process resumes. */
-  async listUnfinished(): Promise<RequestRecord[]> {
+  /**
+   * Requests that have not ended, oldest first: the work the recovery sweep makes sure is done.
+   *
+   * @param quietSince - only those whose row has not changed since then
+   */
+  async listUnfinished(quietSince?: Date): Promise<RequestRecord[]> {
     const rows = await this.prisma.request.findMany({
-      where: { status: { in: ['PENDING', 'PROCESSING'] } },
+      where: {
+        status: { in: ['PENDING', 'PROCESSING'] },
+        ...(quietSince && { updatedAt: { lt: quietSince } }),
+      },
       orderBy: { createdAt: 'asc' },
     });
     return rows.map(toRecord);

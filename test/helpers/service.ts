@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import type { RequestStatus } from '../../src/domain/request.ts';
 import { isTerminal } from '../../src/domain/request.ts';
 import { createLogger } from '../../src/observability/logger.ts';
-import type { Service } from '../../src/service.ts';
+import type { Service, ServiceOptions } from '../../src/service.ts';
 import { devToken, startService } from '../../src/service.ts';
 import { shapeResources } from './shape.ts';
 
@@ -57,7 +57,10 @@ const UPLOAD_MUTATION = `mutation Upload($file: Upload!, $webhookUrl: String, $o
  * Starts the service in this process on the shape TEST_SHAPE names (see `./shape.ts`): with
  * TEST_SHAPE=production, on a fresh PostgreSQL database and a Redis key prefix of its own.
  */
-export async function startTestService(env: Record<string, string> = {}): Promise<TestService> {
+export async function startTestService(
+  env: Record<string, string> = {},
+  options: ServiceOptions = {},
+): Promise<TestService> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-test-'));
   const shape = await shapeResources();
   const config = loadConfig({
@@ -81,7 +84,7 @@ export async function startTestService(env: Record<string, string> = {}): Promis
   const stream = new PassThrough();
   stream.on('data', (chunk: Buffer) => captured.push(chunk.toString()));
   const logger = createLogger({ ...config.log, stream });
-  const service = await startService(config, logger).catch(async (error: unknown) => {
+  const service = await startService(config, logger, options).catch(async (error: unknown) => {
     await shape.release();
     throw error;
   });
