@@ -108,6 +108,14 @@ export class RequestRepository {
     return toRecord(row);
   }
 
+  /**
+   * Deletes a request with its products, images and webhook deliveries (the foreign keys
+   * cascade). For a request whose upload failed after it was stored; ended requests are kept.
+   */
+  async remove(id: string): Promise<void> {
+    await this.prisma.request.deleteMany({ where: { id } });
+  }
+
   async findById(id: string): Promise<RequestRecord | null> {
     const row = await this.prisma.request.findUnique({ where: { id } });
     return row && toRecord(row);
