@@ -178,6 +178,14 @@ export class RequestRepository {
         data: end,
       });
       if (count === 0) return null;
+      // Images in flight when a request is cancelled are not counted when they end (see
+      // ImageRepository.finish): they read as not processed, like those not started.
+      if (end.status === 'CANCELLED') {
+        await tx.image.updateMany({
+          where: { requestId: id, status: 'PROCESSING' },
+          data: { status: 'PENDING', startedAt: null },
+        });
+      }
 
       const request = toRecord(await tx.request.findUniqueOrThrow({ where: { id } }));
       const hooks = await tx.webhook.findMany({
