@@ -46,6 +46,11 @@ export class HttpServer {
   private app: App | undefined;
   private rateLimitStores: RateLimitStores | undefined;
   private closing: Promise<void> | undefined;
+  /**
+   * The port bound at listen time. `server.address()` turns null once `close()` has begun,
+   * while requests still in flight go on building URLs from it.
+   */
+  private boundPort = 0;
 
   private constructor(
     private readonly config: Config,
@@ -74,6 +79,7 @@ export class HttpServer {
       instance.server.once('error', reject);
       instance.server.listen(config.port, config.host, () => {
         instance.server.off('error', reject);
+        instance.boundPort = (instance.server.address() as AddressInfo).port;
         resolve();
       });
     });
@@ -82,15 +88,15 @@ export class HttpServer {
 
   /** Where the server listens, e.g. http://127.0.0.1:4000. */
   get url(): string {
-    const { port } = this.server.address() as AddressInfo;
     const host = this.config.host.includes(':') ? `[${this.config.host}]` : this.config.host;
-    return `${this.config.tls ? 'https' : 'http'}://${host}:${port}`;
+    return `${this.config.tls ? 'https' : 'http'}://${host}:${this.boundPort}`;
   }
 
   /** The base of URLs handed to clients: PUBLIC_URL, or localhost on the bound port. */
   get publicUrl(): string {
-    const { port } = this.server.address() as AddressInfo;
-    return this.config.publicUrl ?? `${this.config.tls ? 'https' : 'http'}://localhost:${port}`;
+    return (
+      this.config.publicUrl ?? `${this.config.tls ? 'https' : 'http'}://localhost:${this.boundPort}`
+    );
   }
 
   /**

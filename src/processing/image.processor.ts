@@ -92,6 +92,10 @@ export class ImageProcessor {
     const durationMs = Math.round(performance.now() - started);
     const finished = await images.finish(job.imageId, outcome);
     if (!finished) {
+      logger.debug('image result not recorded: recorded before, or its request has ended', {
+        status: outcome.status,
+        durationMs,
+      });
       await this.endIfDone(job.requestId);
       return;
     }

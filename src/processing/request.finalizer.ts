@@ -49,11 +49,7 @@ export class RequestFinalizer {
 
   private async end(request: RequestRecord, status: TerminalStatus): Promise<RequestRecord | null> {
     const key = storageKeys.outputCsv(request.id);
-    await this.storage.put(
-      key,
-      outputCsvStream((first, after) => this.requests.listProducts(request.id, first, after)),
-      'text/csv; charset=utf-8',
-    );
+    await this.writeOutputCsv(request.id, key);
 
     const ended = await this.requests.finish(
       request.id,
@@ -63,6 +59,10 @@ export class RequestFinalizer {
     if (!ended) return null;
 
     const counts = countsOf(ended);
+    // A cancel ends a request whose images are still running: one that finished while the file
+    // was written counts on the request but is missing from it. Nothing changes after the end,
+    // so the file written again now agrees with the counters and the webhook for good.
+    if (!sameCounts(counts, countsOf(request))) await this.writeOutputCsv(request.id, key);
     this.logger.info('request ended', { requestId: request.id, status, ...counts });
     this.onEnded();
     await this.events.publish({
@@ -74,6 +74,19 @@ export class RequestFinalizer {
     });
     return ended;
   }
+
+  /** Writes the output CSV from the image rows as they are now, whole, under `key`. */
+  private async writeOutputCsv(requestId: string, key: string): Promise<void> {
+    await this.storage.put(
+      key,
+      outputCsvStream((first, after) => this.requests.listProducts(requestId, first, after)),
+      'text/csv; charset=utf-8',
+    );
+  }
+}
+
+function sameCounts(a: ReturnType<typeof countsOf>, b: ReturnType<typeof countsOf>): boolean {
+  return a.completed === b.completed && a.failed === b.failed;
 }
 
 function countsOf(request: RequestRecord) {

@@ -113,7 +113,14 @@ export class BullMqDeliveryQueue implements DeliveryDispatcher {
   /** Reads the schedule now and queues what is due; then again every `pollMs` in workers. */
   poke(): void {
     if (this.stopped) return;
-    this.sweeping ??= this.sweep().finally(() => {
+    // A poke comes from inside some request's work, and the timer of the next sweep would keep
+    // that context for good: the sweep belongs to no request, so its lines carry no request id.
+    this.sweeping ??= withLogContext({}, () => this.sweepThenWait(), false);
+  }
+
+  /** One sweep, then the next one scheduled in workers: in the context `poke` gave it. */
+  private sweepThenWait(): Promise<void> {
+    return this.sweep().finally(() => {
       this.sweeping = undefined;
       if (this.stopped || !this.worker) return;
       clearTimeout(this.timer);

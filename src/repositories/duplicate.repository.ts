@@ -66,6 +66,12 @@ export class DuplicateRepository {
         SELECT l.* FROM images l
         WHERE l.id = (SELECT coalesce(leader_id, id) FROM images WHERE id = ${imageId}::uuid)
           AND l.status IN ('COMPLETED', 'FAILED')
+      ), live AS (
+        -- Locked first, so a cancel that commits meanwhile is seen (as in finishing an image).
+        SELECT r.id FROM requests r
+        WHERE r.id = (SELECT request_id FROM leader)
+          AND r.status IN ('PENDING', 'PROCESSING')
+        FOR UPDATE
       ), copied AS (
         UPDATE images f SET status = l.status, output_key = l.output_key,
           output_url = l.output_url, error = l.error, input_bytes = l.input_bytes,
@@ -73,7 +79,7 @@ export class DuplicateRepository {
           kept_original = l.kept_original, finished_at = now()
         FROM leader l
         WHERE f.leader_id = l.id AND f.status IN ('PENDING', 'PROCESSING')
-          AND f.request_id IN (SELECT id FROM requests WHERE status IN ('PENDING', 'PROCESSING'))
+          AND f.request_id IN (SELECT id FROM live)
         RETURNING f.request_id, f.status
       )
       UPDATE requests r

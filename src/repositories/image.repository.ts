@@ -54,12 +54,27 @@ const START_REQUEST_SQL = `
   UPDATE requests SET status = 'PROCESSING', updated_at = now()
   WHERE id = $1::uuid AND status = 'PENDING'`;
 
+/**
+ * Records an image's outcome and counts it, only while its request runs. The request row is
+ * locked first, so a cancel that commits meanwhile is seen: once a request has ended its
+ * counters and image rows stay as they were at the end. An image still PROCESSING for an ended
+ * request is put back to PENDING, like every image the end left unstarted (`dropped`).
+ */
 const FINISH_SQL = `
-  WITH done AS (
+  WITH live AS (
+    SELECT r.id FROM requests r
+    WHERE r.id = (SELECT request_id FROM images WHERE id = $1::uuid)
+      AND r.status IN ('PENDING', 'PROCESSING')
+    FOR UPDATE
+  ), dropped AS (
+    UPDATE images SET status = 'PENDING', started_at = NULL
+    WHERE id = $1::uuid AND status = 'PROCESSING' AND NOT EXISTS (SELECT 1 FROM live)
+  ), done AS (
     UPDATE images SET status = $2::"ImageStatus", output_key = $3, output_url = $4, error = $5,
       input_bytes = $6::int, output_bytes = $7::int, format = $8, width = $9::int,
       height = $10::int, kept_original = $13::boolean, finished_at = now()
     WHERE id = $1::uuid AND status IN ('PENDING', 'PROCESSING')
+      AND request_id IN (SELECT id FROM live)
     RETURNING request_id
   )
   UPDATE requests r
@@ -106,9 +121,12 @@ export class ImageRepository {
 
   /**
    * Records an image's outcome and counts it on its request, in one statement. Only the first
-   * outcome recorded for an image counts, so a job that runs twice is counted once.
+   * outcome recorded for an image counts, so a job that runs twice is counted once; and none
+   * counts once the request has ended (cancelled meanwhile): that result is dropped, the image
+   * left PENDING, its stored file, if any, left in storage unreferenced.
    *
-   * @returns the request's counters after this image, or null when the outcome was a repeat
+   * @returns the request's counters after this image, or null when the outcome was a repeat or
+   * the request had ended
    */
   async finish(imageId: string, outcome: ImageOutcome): Promise<RequestCounts | null> {
     const completed = outcome.status === 'COMPLETED' ? 1 : 0;

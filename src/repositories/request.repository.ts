@@ -108,6 +108,14 @@ export class RequestRepository {
     return toRecord(row);
   }
 
+  /**
+   * Deletes a request with its products, images and webhook deliveries (the foreign keys
+   * cascade). For a request whose upload failed after it was stored; ended requests are kept.
+   */
+  async remove(id: string): Promise<void> {
+    await this.prisma.request.deleteMany({ where: { id } });
+  }
+
   async findById(id: string): Promise<RequestRecord | null> {
     const row = await this.prisma.request.findUnique({ where: { id } });
     return row && toRecord(row);
@@ -170,6 +178,14 @@ export class RequestRepository {
         data: end,
       });
       if (count === 0) return null;
+      // Images in flight when a request is cancelled are not counted when they end (see
+      // ImageRepository.finish): they read as not processed, like those not started.
+      if (end.status === 'CANCELLED') {
+        await tx.image.updateMany({
+          where: { requestId: id, status: 'PROCESSING' },
+          data: { status: 'PENDING', startedAt: null },
+        });
+      }
 
       const request = toRecord(await tx.request.findUniqueOrThrow({ where: { id } }));
       const hooks = await tx.webhook.findMany({

@@ -92,18 +92,38 @@ export class RequestService {
       },
       products,
     );
-    // Before any job runs, so a URL listed twice is never fetched twice.
-    await this.duplicates.link(findRepeats(products.flatMap((p) => p.images)));
-
-    await this.queue.enqueue(
-      products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId: request.id }))),
-    );
+    await this.queueImages(request.id, products);
     this.logger.info('request uploaded', {
       requestId: request.id,
       ownerId: request.ownerId,
       images: request.totalImages,
     });
     return request;
+  }
+
+  /**
+   * Links repeated URLs and queues every image of a request just stored. When that fails (the
+   * queue's Redis is away) the request is removed again before the error reaches the client:
+   * a failed upload stores nothing, so a client that retries it does not get the work done
+   * twice. Jobs queued before the failure then find no image and do nothing.
+   */
+  private async queueImages(requestId: string, products: NewProduct[]): Promise<void> {
+    try {
+      // Before any job runs, so a URL listed twice is never fetched twice.
+      await this.duplicates.link(findRepeats(products.flatMap((p) => p.images)));
+      await this.queue.enqueue(
+        products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId }))),
+      );
+    } catch (error: unknown) {
+      await this.requests.remove(requestId).catch((removal: unknown) => {
+        // Left PENDING, the request is resumed at the next start: done once, not lost.
+        this.logger.error('removing an upload whose images could not be queued failed', {
+          requestId,
+          error: removal,
+        });
+      });
+      throw error;
+    }
   }
 
   /** A request the viewer may see, or null: another owner's request reads as missing. */

@@ -36,7 +36,14 @@ export class DeliveryWorker implements DeliveryDispatcher {
   /** Looks for due deliveries now, e.g. right after a request ended or an attempt finished. */
   poke(): void {
     if (this.stopped) return;
-    this.filling ??= this.fill().finally(() => {
+    // A poke comes from inside some request's work, and the timer of the next poll would keep
+    // that context for good: the loop belongs to no request, so its lines carry no request id.
+    this.filling ??= withLogContext({}, () => this.fillThenWait(), false);
+  }
+
+  /** One fill, then the next poll scheduled: in the context `poke` gave it. */
+  private fillThenWait(): Promise<void> {
+    return this.fill().finally(() => {
       this.filling = undefined;
       if (!this.stopped) {
         clearTimeout(this.timer);

@@ -93,6 +93,9 @@ export function openApiDocument(serverUrl: string) {
             '401': errorResponse('No valid bearer token.'),
             '413': errorResponse('The file is larger than MAX_CSV_BYTES.'),
             '429': errorResponse('Too many requests.'),
+            '500': errorResponse(
+              'The images could not be queued (the queue is unreachable); nothing was stored.',
+            ),
           },
         },
       },
