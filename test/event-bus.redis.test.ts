@@ -29,10 +29,24 @@ function event(requestId: string, completed: number): ProgressEvent {
 let worker: RedisEventBus | undefined;
 let api: RedisEventBus;
 
-beforeAll(() => {
+/** Resolves once both of the bus's connections are up (a publish before that is dropped). */
+async function ready(bus: RedisEventBus): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      await bus.ping();
+      return;
+    } catch (error: unknown) {
+      if (tries >= 200) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+beforeAll(async () => {
   if (skipRedis) return;
   worker = new RedisEventBus(redisUrl, prefix, logger);
   api = new RedisEventBus(redisUrl, prefix, logger);
+  await Promise.all([ready(worker), ready(api)]);
 });
 afterAll(async () => {
   if (!worker) return;
