@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../src/db/database.ts';
@@ -10,6 +8,7 @@ import { ImageRepository } from '../src/repositories/image.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
 import { createTestDatabase, dropTestDatabase, skipWithoutPostgres } from './helpers/postgres.ts';
+import { storeOneProductRequest } from './helpers/requests.ts';
 
 /**
  * Repeated URLs decided in the database, on PostgreSQL with a pool of several connections, as
@@ -42,33 +41,8 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
 
   /** A request of one product listing `urls` in order; returns the image ids in that order. */
   async function storeRequest(urls: string[]): Promise<{ id: string; imageIds: string[] }> {
-    const id = randomUUID();
-    const imageIds = urls.map(() => randomUUID());
-    await requests.create(
-      {
-        id,
-        ownerId: 'alice',
-        fileName: null,
-        webhookUrl: null,
-        options: {
-          quality: 50,
-          format: 'ORIGINAL',
-          maxWidth: null,
-          maxHeight: null,
-          keepMetadata: false,
-        },
-      },
-      [
-        {
-          id: randomUUID(),
-          serialNumber: 1,
-          name: 'Chair',
-          position: 0,
-          images: urls.map((inputUrl, i) => ({ id: imageIds[i] ?? '', position: i, inputUrl })),
-        },
-      ],
-    );
-    return { id, imageIds };
+    const { requestId, imageIds } = await storeOneProductRequest(requests, urls);
+    return { id: requestId, imageIds };
   }
 
   /** Links the repeats among `urls`, listed in that order under `imageIds`; returns how many. */

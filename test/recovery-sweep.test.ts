@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -14,6 +13,7 @@ import type { ImageServer } from './helpers/image-server.ts';
 import { IMAGES_DIR, startImageServer } from './helpers/image-server.ts';
 import { pgUrl, skipWithoutPostgres } from './helpers/postgres.ts';
 import { redisUrl, skipWithoutRedis } from './helpers/redis.ts';
+import { storeOneProductRequest } from './helpers/requests.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
 import type { ShapeResources } from './helpers/shape.ts';
@@ -108,35 +108,9 @@ describe.skipIf(skip)('the recovery sweep of a running worker', () => {
 
       // What an API process killed while enqueueing leaves: every image stored, one enqueued.
       const { repositories, queue } = service.service.app;
-      const requestId = randomUUID();
-      const imageIds = [randomUUID(), randomUUID(), randomUUID()];
-      await repositories.requests.create(
-        {
-          id: requestId,
-          ownerId: 'alice',
-          fileName: 'products.csv',
-          webhookUrl: null,
-          options: {
-            quality: 50,
-            format: 'ORIGINAL',
-            maxWidth: null,
-            maxHeight: null,
-            keepMetadata: false,
-          },
-        },
-        [
-          {
-            id: randomUUID(),
-            serialNumber: 1,
-            name: 'Chair',
-            position: 0,
-            images: imageIds.map((id, position) => ({
-              id,
-              position,
-              inputUrl: `${images.url}/1x1.png?${position}`,
-            })),
-          },
-        ],
+      const { requestId, imageIds } = await storeOneProductRequest(
+        repositories.requests,
+        [0, 1, 2].map((position) => `${images.url}/1x1.png?${position}`),
       );
       await queue.enqueue([{ imageId: imageIds[0] ?? '', requestId }]);
 
