@@ -1,14 +1,13 @@
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
+import { selfSignedCertificate } from './helpers/self-signed.ts';
 import type { TestService } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
 import { PROGRESS_SUBSCRIPTION, wsUrl } from './helpers/ws.ts';
@@ -40,28 +39,9 @@ describe('TLS_CERT_FILE and TLS_KEY_FILE', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tls-test-'));
-    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
-    ca = await readFile(cert);
-    service = await startTestService({ TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
+    const made = await selfSignedCertificate(dir, 'localhost', ['IP:127.0.0.1', 'DNS:localhost']);
+    ca = made.cert;
+    service = await startTestService({ TLS_CERT_FILE: made.certFile, TLS_KEY_FILE: made.keyFile });
   });
   afterAll(async () => {
     await service.stop();

@@ -1,13 +1,11 @@
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
@@ -16,6 +14,8 @@ import { safeFetch } from '../src/net/safe-fetch.ts';
 import type { Lookup, SafeFetchOptions } from '../src/net/safe-fetch.ts';
 import { createDownloader } from '../src/processing/image.downloader.ts';
 import type { Downloader } from '../src/processing/image.downloader.ts';
+import { selfSignedCertificate } from './helpers/self-signed.ts';
+import { listenWatched } from './helpers/watched-server.ts';
 
 /** A loopback HTTP server that counts the TCP connections and requests it receives. */
 interface Fixture {
@@ -38,41 +38,14 @@ afterEach(async () => {
 });
 
 async function serve(handler: Handler, host = '127.0.0.1', port = 0): Promise<Fixture> {
-  const sockets = new Set<net.Socket>();
-  let connections = 0;
   let requests = 0;
   const server = http.createServer((req, res) => {
     requests += 1;
     handler(req, res);
   });
-  server.on('connection', (socket: net.Socket) => {
-    connections += 1;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.listen(port, host);
-  await once(server, 'listening');
-
-  closers.push(async () => {
-    const closed = once(server, 'close');
-    server.close();
-    sockets.forEach((socket) => socket.destroy());
-    await closed;
-  });
-  const idle = async (): Promise<void> => {
-    for (const socket of sockets) {
-      await new Promise((resolve) => socket.once('close', resolve));
-    }
-  };
-  const address = server.address() as net.AddressInfo;
-  return {
-    server,
-    port: address.port,
-    origin: `http://${host}:${address.port}`,
-    connections: () => connections,
-    requests: () => requests,
-    idle,
-  };
+  const watched = await listenWatched(server, host, port);
+  closers.push(watched.close);
+  return { ...watched, server, requests: () => requests };
 }
 
 /** Keeps a downloader for the test and closes its connections afterwards. */
@@ -314,28 +287,11 @@ describe('TLS over a connection to the vetted address', { timeout: 5000 }, () =>
   it('names the host, not the address it connects to, in SNI', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'keep-alive-tls-'));
     closers.push(() => rm(dir, { recursive: true, force: true }));
-    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=images.test',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ]);
+    const { cert, key } = await selfSignedCertificate(dir, 'images.test');
     const names: string[] = [];
     const server = tls.createServer({
-      cert: await readFile(cert),
-      key: await readFile(key),
+      cert,
+      key,
       // Called with the ClientHello's server name, and only when the client sends one.
       SNICallback: (name, callback) => {
         names.push(name);

@@ -1,15 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { ImageServer } from './helpers/image-server.ts';
-import { startImageServer } from './helpers/image-server.ts';
 import { skipWithoutPostgres } from './helpers/postgres.ts';
-import { redisUrl, skipWithoutRedis } from './helpers/redis.ts';
+import type { ServiceBehindRedisProxy } from './helpers/redis-outage.ts';
+import { startServiceBehindRedisProxy } from './helpers/redis-outage.ts';
+import { skipWithoutRedis } from './helpers/redis.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
-import { startTestService } from './helpers/service.ts';
-import type { ShapeResources } from './helpers/shape.ts';
-import { productionResources } from './helpers/shape.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
-import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
 const skip = (await skipWithoutPostgres()) || (await skipWithoutRedis());
 
@@ -24,7 +21,7 @@ interface Readiness {
  */
 describe.skipIf(skip)('a Redis outage while the production shape idles (C-23 b)', () => {
   let proxy: TcpProxy;
-  let resources: ShapeResources;
+  let outage: ServiceBehindRedisProxy;
   let service: TestService;
   let images: ImageServer;
   const seen: { during?: [number, Readiness]; after?: [number, Readiness] } = {};
@@ -44,16 +41,8 @@ describe.skipIf(skip)('a Redis outage while the production shape idles (C-23 b)'
   }
 
   beforeAll(async () => {
-    const target = new URL(redisUrl);
-    [proxy, resources, images] = await Promise.all([
-      startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) }),
-      productionResources(),
-      startImageServer(),
-    ]);
-    service = await startTestService({
-      ...resources.env,
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-    });
+    outage = await startServiceBehindRedisProxy();
+    ({ service, proxy, images } = outage);
 
     await proxy.down();
     seen.during = await untilReadiness(503);
@@ -65,10 +54,7 @@ describe.skipIf(skip)('a Redis outage while the production shape idles (C-23 b)'
     ended = await service.waitForEnd(body.data?.uploadCsv.request.id ?? '');
   });
   afterAll(async () => {
-    await service.stop();
-    await resources.release();
-    await proxy.close();
-    await images.close();
+    await outage.stop();
   });
 
   it('answers /readyz with 503 while Redis is away, naming the queue and events and not the database', () => {

@@ -7,15 +7,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { FetchError, safeFetch } from '../src/net/safe-fetch.ts';
 import type { Lookup, SafeFetchOptions } from '../src/net/safe-fetch.ts';
+import type { WatchedServer } from './helpers/watched-server.ts';
+import { listenWatched } from './helpers/watched-server.ts';
 
-interface Fixture {
-  port: number;
-  origin: string;
-  /** TCP connections accepted so far. */
-  connections: () => number;
-  /** Resolves once every accepted connection has closed. */
-  idle: () => Promise<void>;
-}
+type Fixture = WatchedServer;
 
 const closers: (() => Promise<void>)[] = [];
 
@@ -26,30 +21,9 @@ afterEach(async () => {
 
 /** Listens on loopback, counts connections, and is torn down after the test. */
 async function serve(server: net.Server, host = '127.0.0.1'): Promise<Fixture> {
-  const sockets = new Set<net.Socket>();
-  let count = 0;
-  server.on('connection', (socket: net.Socket) => {
-    count += 1;
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  server.listen(0, host);
-  await once(server, 'listening');
-
-  closers.push(async () => {
-    const closed = once(server, 'close');
-    server.close();
-    sockets.forEach((socket) => socket.destroy());
-    await closed;
-  });
-  const idle = async (): Promise<void> => {
-    for (const socket of sockets) {
-      // Not events.once: a reset by the client is an 'error' here and must still count as closed.
-      await new Promise((resolve) => socket.once('close', resolve));
-    }
-  };
-  const { port } = server.address() as net.AddressInfo;
-  return { port, origin: `http://${host}:${port}`, connections: () => count, idle };
+  const watched = await listenWatched(server, host);
+  closers.push(watched.close);
+  return watched;
 }
 
 function serveHttp(

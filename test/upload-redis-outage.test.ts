@@ -2,17 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RequestsDocument } from './generated/graphql.ts';
 import type { ImageServer } from './helpers/image-server.ts';
-import { startImageServer } from './helpers/image-server.ts';
 import { skipWithoutPostgres } from './helpers/postgres.ts';
-import { redisUrl, skipWithoutRedis } from './helpers/redis.ts';
+import type { ServiceBehindRedisProxy } from './helpers/redis-outage.ts';
+import { startServiceBehindRedisProxy } from './helpers/redis-outage.ts';
+import { skipWithoutRedis } from './helpers/redis.ts';
 import type { RestClient } from './helpers/rest.ts';
 import { createRestClient, csvForm } from './helpers/rest.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
-import { startTestService } from './helpers/service.ts';
-import type { ShapeResources } from './helpers/shape.ts';
-import { productionResources } from './helpers/shape.ts';
 import type { TcpProxy } from './helpers/tcp-proxy.ts';
-import { startTcpProxy } from './helpers/tcp-proxy.ts';
 
 const skip = (await skipWithoutPostgres()) || (await skipWithoutRedis());
 
@@ -23,7 +20,7 @@ const skip = (await skipWithoutPostgres()) || (await skipWithoutRedis());
  */
 describe.skipIf(skip)('uploads while Redis is unreachable', () => {
   let proxy: TcpProxy;
-  let resources: ShapeResources;
+  let outage: ServiceBehindRedisProxy;
   let service: TestService;
   let rest: RestClient;
   let images: ImageServer;
@@ -31,16 +28,8 @@ describe.skipIf(skip)('uploads while Redis is unreachable', () => {
   let restAnswer: { status: number; code: string | undefined };
 
   beforeAll(async () => {
-    const target = new URL(redisUrl);
-    [proxy, resources, images] = await Promise.all([
-      startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) }),
-      productionResources(),
-      startImageServer(),
-    ]);
-    service = await startTestService({
-      ...resources.env,
-      REDIS_URL: `redis://127.0.0.1:${proxy.port}`,
-    });
+    outage = await startServiceBehindRedisProxy();
+    ({ service, proxy, images } = outage);
     rest = await createRestClient(service);
     const csv = `S. No.,Product Name,Input Image Urls\n1,Dot,${images.url}/1x1.png\n`;
 
@@ -55,10 +44,7 @@ describe.skipIf(skip)('uploads while Redis is unreachable', () => {
     }
   });
   afterAll(async () => {
-    await service.stop();
-    await resources.release();
-    await proxy.close();
-    await images.close();
+    await outage.stop();
   });
 
   it('answers both uploads with INTERNAL_SERVER_ERROR', () => {

@@ -61,61 +61,72 @@ function requestFor(target: TargetName, service: ChildService, requestId: string
   }
 }
 
-async function load(
+/** Runs one load and adds the service's CPU time per answer, read before and after it. */
+async function withServiceCpu(
+  service: ChildService,
+  run: () => Promise<Omit<TargetRun, 'serviceCpuMsPerRequest'>>,
+): Promise<TargetRun> {
+  const before = await control<ServerStats>(service, '/stats');
+  const result = await run();
+  const after = await control<ServerStats>(service, '/stats');
+  const cpuMs = after.cpuMs - before.cpuMs;
+  return { ...result, serviceCpuMsPerRequest: round(cpuMs / Math.max(1, result.responses), 2) };
+}
+
+/** `options.connections` clients, each sending its next request once answered (autocannon). */
+function load(
   target: TargetName,
   service: ChildService,
   requestId: string,
   options: BenchOptions,
 ): Promise<TargetRun> {
-  const before = await control<ServerStats>(service, '/stats');
-  const result = await autocannon({
-    ...requestFor(target, service, requestId),
-    connections: options.connections,
-    duration: options.readSeconds,
-    timeout: 30,
+  return withServiceCpu(service, async () => {
+    const result = await autocannon({
+      ...requestFor(target, service, requestId),
+      connections: options.connections,
+      duration: options.readSeconds,
+      timeout: 30,
+    });
+    const responses = result['2xx'] + result.non2xx;
+    return {
+      target,
+      p50Ms: result.latency.p50,
+      p99Ms: result.latency.p99,
+      maxMs: result.latency.max,
+      requestsPerSecond: round(responses / result.duration),
+      responses,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: result.timeouts,
+    };
   });
-  const after = await control<ServerStats>(service, '/stats');
-  const responses = result['2xx'] + result.non2xx;
-  return {
-    target,
-    p50Ms: result.latency.p50,
-    p99Ms: result.latency.p99,
-    maxMs: result.latency.max,
-    requestsPerSecond: round(responses / result.duration),
-    responses,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-    serviceCpuMsPerRequest: round((after.cpuMs - before.cpuMs) / Math.max(1, responses), 2),
-  };
 }
 
 /** The same target at `options.readRate` requests a second, evenly spaced (see pacedLoad). */
-async function loadPaced(
+function loadPaced(
   target: TargetName,
   service: ChildService,
   requestId: string,
   options: BenchOptions,
 ): Promise<TargetRun> {
-  const before = await control<ServerStats>(service, '/stats');
-  const result = await pacedLoad(requestFor(target, service, requestId), {
-    rate: options.readRate,
-    connections: options.connections,
-    seconds: options.readSeconds,
+  return withServiceCpu(service, async () => {
+    const result = await pacedLoad(requestFor(target, service, requestId), {
+      rate: options.readRate,
+      connections: options.connections,
+      seconds: options.readSeconds,
+    });
+    return {
+      target,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      maxMs: result.maxMs,
+      requestsPerSecond: round(result.responses / result.seconds),
+      responses: result.responses,
+      non2xx: result.non2xx,
+      errors: result.errors,
+      timeouts: 0,
+    };
   });
-  const after = await control<ServerStats>(service, '/stats');
-  return {
-    target,
-    p50Ms: result.p50Ms,
-    p99Ms: result.p99Ms,
-    maxMs: result.maxMs,
-    requestsPerSecond: round(result.responses / result.seconds),
-    responses: result.responses,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: 0,
-    serviceCpuMsPerRequest: round((after.cpuMs - before.cpuMs) / Math.max(1, result.responses), 2),
-  };
 }
 
 /** Medians of one target's runs, and its throughput against the `healthz` baseline. */
