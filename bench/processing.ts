@@ -15,6 +15,9 @@ import { photoUrls } from './lib/photo-set.ts';
 import { childArgs, emitResult, intArg, stringArg } from './lib/protocol.ts';
 import { StepTimer } from './lib/steps.ts';
 
+/** Images each mode processes, unmeasured, before the measured run: each photo of the set once. */
+const WARM_UP_IMAGES = 10;
+
 const PREPARE = { bare: prepareBare, pipeline: preparePipeline, service: prepareService };
 
 function readArgs(): ProcessingArgs {
@@ -35,6 +38,8 @@ async function measure(args: ProcessingArgs): Promise<ProcessingRun> {
   const urls = photoUrls(args.photoBaseUrl, args.n, args.run);
   const steps = new StepTimer();
   const mode = await PREPARE[args.mode](urls, args.concurrency, steps);
+  await mode.warmUp(photoUrls(args.photoBaseUrl, WARM_UP_IMAGES, `${args.run}-warm-up`));
+  steps.reset();
 
   const { report } = await measureWindow(() => withCpuProfile(args.profileFile, () => mode.run()));
 

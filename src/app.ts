@@ -63,6 +63,8 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     url: config.database.url,
     pgliteDir: config.database.pgliteDir,
     poolSize: config.database.poolSize,
+    onCreated: (ms) =>
+      logger.info('created the embedded database', { dir: config.database.pgliteDir, ms }),
     onMigrated: (applied) => {
       if (applied.length > 0) logger.info('database migrated', { applied });
     },

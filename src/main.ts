@@ -5,6 +5,7 @@ import { signToken } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
+import { NotADatabaseDirError } from './db/pglite-cluster.ts';
 import type { Logger } from './observability/logger.ts';
 import { createLogger } from './observability/logger.ts';
 import type { Service } from './service.ts';
@@ -26,7 +27,11 @@ async function start(config: Config, logger: Logger): Promise<Service> {
     const { startService } = await import('./service.ts');
     return await startService(config, logger);
   } catch (error: unknown) {
-    if (error instanceof DataDirLockedError || error instanceof ConfigError) {
+    if (
+      error instanceof DataDirLockedError ||
+      error instanceof NotADatabaseDirError ||
+      error instanceof ConfigError
+    ) {
       logger.error(error.message);
     } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       logger.error(

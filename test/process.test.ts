@@ -1,4 +1,4 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -302,6 +302,79 @@ describeEmbedded('the DATA_DIR lock', () => {
 
       expect(next.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       expect(healthz.status).toBe(200);
+    },
+    SPAWNS,
+  );
+});
+
+describeEmbedded('the embedded database at first start', () => {
+  afterEach(cleanUpProcesses);
+
+  /** Names in DATA_DIR of directories a new database is built in before it is moved into place. */
+  async function buildDirs(dataDir: string): Promise<string[]> {
+    return (await readdir(dataDir)).filter((name) => name.startsWith('db.initdb-'));
+  }
+
+  it(
+    'is made once, in DATA_DIR/db, replacing what an interrupted start left beside it',
+    async () => {
+      const dataDir = await makeTempDir();
+      await mkdir(path.join(dataDir, 'db.initdb-99999', 'base'), { recursive: true });
+
+      const first = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
+      const created = jsonLines(first.process.stdout).filter(
+        (entry) => entry.message === 'created the embedded database',
+      );
+      await first.process.kill('SIGTERM', STOP_TIMEOUT_MS);
+      const second = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
+      const healthz = await fetch(`${second.url}/healthz`);
+
+      expect(created).toHaveLength(1);
+      expect(await readFile(path.join(dataDir, 'db', 'PG_VERSION'), 'utf8')).toMatch(/^\d+/);
+      expect(await buildDirs(dataDir)).toEqual([]);
+      expect(second.process.stdout.join('\n')).not.toMatch(/created the embedded database/);
+      expect(healthz.status).toBe(200);
+    },
+    SPAWNS,
+  );
+
+  it(
+    'is made again by the next start when a start is killed (SIGKILL) while making it',
+    async () => {
+      const dataDir = await makeTempDir();
+      const killed = spawnService({ DATA_DIR: dataDir, JWT_SECRET });
+      await expect.poll(() => buildDirs(dataDir), { timeout: 20_000 }).toHaveLength(1);
+      await killed.kill('SIGKILL');
+
+      const next = await startServiceProcess({ DATA_DIR: dataDir, JWT_SECRET });
+      const answer = await postGraphQL<unknown>(
+        next.url,
+        REQUESTS_QUERY,
+        {},
+        signToken(JWT_SECRET, 'dev'),
+      );
+
+      expect(answer).toMatchObject({ status: 200, data: { requests: { edges: [] } } });
+      expect(await buildDirs(dataDir)).toEqual([]);
+    },
+    SPAWNS,
+  );
+
+  it(
+    'refuses a DATA_DIR/db holding files that are no database, with one line naming it, and keeps them',
+    async () => {
+      const dataDir = await makeTempDir();
+      await mkdir(path.join(dataDir, 'db'));
+      await writeFile(path.join(dataDir, 'db', 'notes.txt'), 'kept');
+
+      const refused = spawnService({ DATA_DIR: dataDir, JWT_SECRET });
+      const exit = await refused.waitForExit();
+
+      expect(exit.code).toBe(1);
+      expect([...refused.stdout, ...refused.stderr].join('\n')).toContain(
+        `${path.join(dataDir, 'db')} holds files but no database`,
+      );
+      expect(await readFile(path.join(dataDir, 'db', 'notes.txt'), 'utf8')).toBe('kept');
     },
     SPAWNS,
   );

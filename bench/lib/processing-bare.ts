@@ -18,6 +18,11 @@ export interface ModeOutcome {
 
 /** A mode split into what is measured and what is not. */
 export interface PreparedMode {
+  /**
+   * The same work on other URLs, not measured nor counted: code compiled, first plans made,
+   * connections open, as in a service that has been running a while.
+   */
+  warmUp(urls: readonly string[]): Promise<void>;
   /** The measured work. */
   run(): Promise<void>;
   /** Counts outputs and cleans up; not measured. */
@@ -43,17 +48,27 @@ export async function prepareBare(
   const outDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-bare-'));
   let completed = 0;
 
-  const task = async (index: number) => {
-    const input = await steps.time('fetch', () => fetchPhoto(urls[index] ?? ''));
+  const convert = async (url: string, file: string) => {
+    const input = await steps.time('fetch', () => fetchPhoto(url));
     const output = await steps.time('transform', () =>
       sharp(input).rotate().jpeg({ quality: 50 }).toBuffer(),
     );
-    await steps.time('store', () => writeFile(path.join(outDir, `${index}.jpg`), output));
-    completed += 1;
+    await steps.time('store', () => writeFile(file, output));
   };
 
   return {
-    run: () => runPool(urls.length, concurrency, task),
+    warmUp: async (warmUpUrls) => {
+      const warmUpDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-warm-up-'));
+      await runPool(warmUpUrls.length, concurrency, (index) =>
+        convert(warmUpUrls[index] ?? '', path.join(warmUpDir, `${index}.jpg`)),
+      );
+      await rm(warmUpDir, { recursive: true, force: true });
+    },
+    run: () =>
+      runPool(urls.length, concurrency, async (index) => {
+        await convert(urls[index] ?? '', path.join(outDir, `${index}.jpg`));
+        completed += 1;
+      }),
     finish: async () => {
       const storedFiles = await countFiles(outDir);
       await rm(outDir, { recursive: true, force: true });

@@ -34,18 +34,27 @@ export async function preparePipeline(
   const options = { quality: 50, format: 'ORIGINAL' as const, keepMetadata: false };
   let completed = 0;
 
-  const task = async (index: number) => {
-    const input = await steps.time('fetch', () => downloader.download(urls[index] ?? ''));
+  const convert = async (url: string, underRequest: string) => {
+    const input = await steps.time('fetch', () => downloader.download(url));
     const result = await steps.time('transform', () =>
       transformImage(input, { ...options, maxPixels: config.processing.maxImagePixels }),
     );
-    const key = storageKeys.image(requestId, randomUUID(), result.extension);
+    const key = storageKeys.image(underRequest, randomUUID(), result.extension);
     await steps.time('store', () => storage.put(key, result.data, result.contentType));
-    completed += 1;
   };
 
   return {
-    run: () => runPool(urls.length, concurrency, task),
+    warmUp: async (warmUpUrls) => {
+      const warmUpRequest = randomUUID();
+      await runPool(warmUpUrls.length, concurrency, (index) =>
+        convert(warmUpUrls[index] ?? '', warmUpRequest),
+      );
+    },
+    run: () =>
+      runPool(urls.length, concurrency, async (index) => {
+        await convert(urls[index] ?? '', requestId);
+        completed += 1;
+      }),
     finish: async () => {
       downloader.close();
       const storedFiles = await countFiles(path.join(root, 'requests', requestId, 'images'));

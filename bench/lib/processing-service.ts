@@ -38,6 +38,12 @@ export async function prepareService(
   let status = 'NOT_STARTED';
 
   return {
+    warmUp: async (warmUpUrls) => {
+      const warmUpForm = uploadForm(productCsv(chunk(warmUpUrls, IMAGES_PER_ROW)));
+      const answer = await sendUpload(service.url, service.token, warmUpForm);
+      if (!answer.requestId) throw new Error(`The warm-up upload was refused: ${answer.errors}`);
+      await waitForEnd(service.app, answer.requestId);
+    },
     run: async () => {
       const answer = await steps.time('upload', () => sendUpload(service.url, service.token, form));
       if (!answer.requestId) {

@@ -18,6 +18,11 @@ type AsyncMethod = (...args: never[]) => Promise<unknown>;
 export class StepTimer {
   private readonly totals = new Map<string, { calls: number; ms: number }>();
 
+  /** Forgets every step timed so far (after a warm-up, say). */
+  reset(): void {
+    this.totals.clear();
+  }
+
   /** Runs `fn`, adding its duration (even when it rejects) to step `name`. */
   async time<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const started = performance.now();

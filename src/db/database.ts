@@ -1,14 +1,15 @@
-import { mkdir } from 'node:fs/promises';
-
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { PGlite, PGliteAdapterFactory, pg, pgAdapterFactory } from './adapters.ts';
 import { applyMigrations } from './migrator.ts';
+import { ensurePGliteCluster } from './pglite-cluster.ts';
+import { PGlitePreparedStatements, StatementNames } from './prepared-statements.ts';
 
 /**
  * Runs one parameterised statement (`$1`, `$2`, …) on the driver itself, not through Prisma's
- * query engine, and resolves with its rows. Meant for the few statements run for every image:
- * there the engine's own work (about 1 ms a statement on PGlite, on the thread that runs
- * everything else) costs as much as the statement. Values come back as the driver reads them:
+ * query engine, as a prepared statement (parsed and planned once per connection), and resolves
+ * with its rows. Meant for the few statements run for every image: there the engine's own work
+ * (about 1 ms a statement on PGlite, on the thread that runs everything else) and planning cost
+ * as much as the statement. Each parameter is cast in the text (`$1::uuid`). Values come back as the driver reads them:
  * `int4` as number, `uuid` and `text` as string, `jsonb` parsed, `timestamptz` as Date.
  */
 export type SqlRunner = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
@@ -37,6 +38,8 @@ export interface DatabaseOptions {
    * @defaultValue 10 000
    */
   connectTimeoutMs?: number;
+  /** Called when a new embedded database was made in `pgliteDir`, with the milliseconds it took. */
+  onCreated?: (ms: number) => void;
   /** Called with the names of migrations applied at open. */
   onMigrated?: (applied: string[]) => void;
 }
@@ -56,7 +59,10 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 }
 
 async function openPGlite(options: DatabaseOptions): Promise<Database> {
-  await mkdir(options.pgliteDir, { recursive: true });
+  const started = performance.now();
+  if (await ensurePGliteCluster(options.pgliteDir)) {
+    options.onCreated?.(Math.round(performance.now() - started));
+  }
   const pglite = await PGlite.create({
     dataDir: options.pgliteDir,
     // PostgreSQL's default 128 MB of shared buffers lives in the WebAssembly heap and is never
@@ -69,10 +75,10 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
   options.onMigrated?.(applied);
 
   const prisma = new PrismaClient({ adapter: factory });
+  const statements = new PGlitePreparedStatements(pglite);
   return {
     prisma,
-    sql: async <T>(text: string, params: readonly unknown[]) =>
-      (await pglite.query<T>(text, [...params])).rows,
+    sql: (text, params) => statements.run(text, params),
     kind: 'pglite',
     ping: async () => {
       await pglite.query('SELECT 1');
@@ -100,10 +106,13 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // An idle client that loses its server emits here; the pool replaces it on next use.
   pool.on('error', () => undefined);
   const prisma = new PrismaClient({ adapter: pgAdapterFactory(pool) });
+  const names = new StatementNames();
   return {
     prisma,
-    sql: async <T>(text: string, params: readonly unknown[]) =>
-      (await pool.query(text, [...params])).rows as T[],
+    sql: async <T>(text: string, params: readonly unknown[]) => {
+      const query = { name: names.nameOf(text), text, values: [...params] };
+      return (await pool.query(query)).rows as T[];
+    },
     kind: 'postgresql',
     ping: async () => {
       await pool.query('SELECT 1');

@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/** A file every PostgreSQL data directory holds once initdb has finished. */
+const VERSION_FILE = 'PG_VERSION';
+/** Suffix of the directory a new cluster is built in before it is renamed into place. */
+const BUILD_SUFFIX = '.initdb-';
+
+/** `dataDir` holds files, but no database this service can open. */
+export class NotADatabaseDirError extends Error {}
+
+/**
+ * The child's whole program: create the database in the directory given, then close it. PGlite
+ * is loaded by file URL, so the child needs neither the project's loader nor its working
+ * directory. Its standard input is a pipe from the service: when that ends, the service has
+ * gone, and the child stops rather than finish a database nobody will move into place.
+ */
+const CREATE_PROGRAM = `
+process.stdin.on('end', () => process.exit(1)).resume();
+const [pgliteUrl, dir] = process.argv.slice(1);
+const pglite = await import(pgliteUrl);
+const PGlite = pglite.PGlite ?? pglite.default.PGlite;
+const db = await PGlite.create({ dataDir: dir });
+await db.close();
+process.exit(0);
+`;
+
+/**
+ * Makes sure `dataDir` holds a PGlite database, creating one when it holds nothing.
+ *
+ * Creating a database runs PostgreSQL's initdb in PGlite's WebAssembly heap, which grows to some
+ * 750 MB and is never given back while the process lives. It runs here in a short-lived child
+ * process instead, so the service afterwards holds only what an open database needs (some
+ * 130 MB). The database is built in a sibling directory and renamed into place when complete: a
+ * start cut short leaves no half-made database behind, and the next start builds it again.
+ *
+ * The caller must hold the data directory's lock (see `lockDataDir`).
+ *
+ * @returns whether a new database was made
+ * @throws NotADatabaseDirError when `dataDir` holds other files; the child's error when creation fails
+ */
+export async function ensurePGliteCluster(dataDir: string): Promise<boolean> {
+  if (existsSync(path.join(dataDir, VERSION_FILE))) return false;
+
+  const entries = await readdir(dataDir).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  });
+  if (entries.length > 0) {
+    throw new NotADatabaseDirError(
+      `${dataDir} holds files but no database (no ${VERSION_FILE}); move them away or set DATA_DIR to another directory.`,
+    );
+  }
+
+  await removeUnfinishedBuilds(dataDir);
+  const buildDir = `${dataDir}${BUILD_SUFFIX}${process.pid}`;
+  await createInChild(buildDir);
+  // rename(2) replaces an empty directory, so an empty `dataDir` left by an earlier start is fine.
+  await rename(buildDir, dataDir);
+  return true;
+}
+
+/** Build directories of starts that were stopped before they finished. */
+async function removeUnfinishedBuilds(dataDir: string): Promise<void> {
+  const parent = path.dirname(dataDir);
+  const prefix = `${path.basename(dataDir)}${BUILD_SUFFIX}`;
+  const siblings = await readdir(parent).catch(() => []);
+  for (const name of siblings.filter((sibling) => sibling.startsWith(prefix))) {
+    // Retried: a child of a start that was killed may still be writing there as it stops.
+    await rm(path.join(parent, name), { recursive: true, force: true, maxRetries: 5 });
+  }
+}
+
+async function createInChild(dir: string): Promise<void> {
+  const pgliteUrl = pathToFileURL(
+    createRequire(import.meta.url).resolve('@electric-sql/pglite'),
+  ).href;
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '--eval', CREATE_PROGRAM, pgliteUrl, dir],
+    { stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  child.stdin.on('error', () => undefined);
+
+  let stderr = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    // The first few lines name the fault; the rest would only be a stack.
+    if (stderr.length < 4_000) stderr += chunk;
+  });
+
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', resolve);
+  });
+  child.stdin.destroy();
+  if (code !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    throw new Error(`Could not create the embedded database in ${dir}: ${stderr.trim()}`);
+  }
+}
