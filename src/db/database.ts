@@ -2,14 +2,15 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import { PGlite, PGliteAdapterFactory, pg, pgAdapterFactory } from './adapters.ts';
 import { applyMigrations } from './migrator.ts';
 import { ensurePGliteCluster } from './pglite-cluster.ts';
-import { PGlitePreparedStatements, StatementNames } from './prepared-statements.ts';
+import { PGlitePreparedStatements } from './prepared-statements.ts';
 
 /**
  * Runs one parameterised statement (`$1`, `$2`, …) on the driver itself, not through Prisma's
- * query engine, as a prepared statement (parsed and planned once per connection), and resolves
- * with its rows. Meant for the few statements run for every image: there the engine's own work
- * (about 1 ms a statement on PGlite, on the thread that runs everything else) and planning cost
- * as much as the statement. Each parameter is cast in the text (`$1::uuid`). Values come back as the driver reads them:
+ * query engine, and resolves with its rows. Meant for the few statements run for every image:
+ * there the engine's own work (about 1 ms a statement on PGlite, on the thread that runs
+ * everything else) costs as much as the statement. On PGlite each text is also prepared once
+ * (parsed and planned), since PGlite would plan it again on that thread at every call. Each
+ * parameter is cast in the text (`$1::uuid`). Values come back as the driver reads them:
  * `int4` as number, `uuid` and `text` as string, `jsonb` parsed, `timestamptz` as Date.
  */
 export type SqlRunner = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
@@ -106,13 +107,12 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   // An idle client that loses its server emits here; the pool replaces it on next use.
   pool.on('error', () => undefined);
   const prisma = new PrismaClient({ adapter: pgAdapterFactory(pool) });
-  const names = new StatementNames();
   return {
     prisma,
-    sql: async <T>(text: string, params: readonly unknown[]) => {
-      const query = { name: names.nameOf(text), text, values: [...params] };
-      return (await pool.query(query)).rows as T[];
-    },
+    // Unnamed statements: named ones would break behind a pooler in transaction mode (PgBouncer
+    // before 1.21), and PostgreSQL plans these on its own CPU, not on this process's thread.
+    sql: async <T>(text: string, params: readonly unknown[]) =>
+      (await pool.query(text, [...params])).rows as T[],
     kind: 'postgresql',
     ping: async () => {
       await pool.query('SELECT 1');

@@ -1,23 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { parse, protocol } from '@electric-sql/pglite';
 
-/**
- * Names for statement texts: the same text always gets the same name, so a driver can parse
- * and plan it once per session and run it by name after that.
- */
-export class StatementNames {
-  readonly #names = new Map<string, string>();
-
-  nameOf(text: string): string {
-    let name = this.#names.get(text);
-    if (name === undefined) {
-      name = `image_pipeline_${this.#names.size + 1}`;
-      this.#names.set(text, name);
-    }
-    return name;
-  }
-}
-
 /** A parameter as PostgreSQL's text format reads it; each statement casts its parameters. */
 function toText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
@@ -46,7 +29,7 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  */
 export class PGlitePreparedStatements {
   readonly #pglite: PGlite;
-  readonly #names = new StatementNames();
+  readonly #names = new Map<string, string>();
   readonly #prepared = new Set<string>();
 
   constructor(pglite: PGlite) {
@@ -61,7 +44,7 @@ export class PGlitePreparedStatements {
    */
   async run<T>(text: string, params: readonly unknown[]): Promise<T[]> {
     const pglite = this.#pglite;
-    const name = this.#names.nameOf(text);
+    const name = this.#nameOf(text);
     // Closing a statement that does not exist is no error; one that does exists after a failed
     // first run (parsed, then refused its parameters), and is parsed again here.
     const prepare = [
@@ -83,5 +66,15 @@ export class PGlitePreparedStatements {
     this.#prepared.add(name);
     const [first] = parse.parseResults(result.messages, pglite.parsers);
     return (first?.rows ?? []) as T[];
+  }
+
+  /** The same text always gets the same name. */
+  #nameOf(text: string): string {
+    let name = this.#names.get(text);
+    if (name === undefined) {
+      name = `image_pipeline_${this.#names.size + 1}`;
+      this.#names.set(text, name);
+    }
+    return name;
   }
 }
