@@ -5,7 +5,7 @@ import { signToken } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { DataDirLockedError } from './db/data-dir-lock.ts';
-import { NotADatabaseDirError } from './db/pglite-cluster.ts';
+import { DatabaseDirError } from './db/pglite-cluster.ts';
 import type { Logger } from './observability/logger.ts';
 import { createLogger } from './observability/logger.ts';
 import type { Service } from './service.ts';
@@ -29,7 +29,7 @@ async function start(config: Config, logger: Logger): Promise<Service> {
   } catch (error: unknown) {
     if (
       error instanceof DataDirLockedError ||
-      error instanceof NotADatabaseDirError ||
+      error instanceof DatabaseDirError ||
       error instanceof ConfigError
     ) {
       logger.error(error.message);

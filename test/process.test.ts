@@ -378,6 +378,24 @@ describeEmbedded('the embedded database at first start', () => {
     },
     SPAWNS,
   );
+
+  it(
+    'refuses a DATA_DIR/db that is a file, with one line naming it, and keeps it',
+    async () => {
+      const dataDir = await makeTempDir();
+      await writeFile(path.join(dataDir, 'db'), 'kept');
+
+      const refused = spawnService({ DATA_DIR: dataDir, JWT_SECRET });
+      const exit = await refused.waitForExit();
+
+      expect(exit.code).toBe(1);
+      expect([...refused.stdout, ...refused.stderr].join('\n')).toContain(
+        `${path.join(dataDir, 'db')} is a file, not a database directory`,
+      );
+      expect(await readFile(path.join(dataDir, 'db'), 'utf8')).toBe('kept');
+    },
+    SPAWNS,
+  );
 });
 
 describe('SIGTERM', () => {

@@ -10,8 +10,8 @@ const VERSION_FILE = 'PG_VERSION';
 /** Suffix of the directory a new cluster is built in before it is renamed into place. */
 const BUILD_SUFFIX = '.initdb-';
 
-/** `dataDir` holds files, but no database this service can open. */
-export class NotADatabaseDirError extends Error {}
+/** The embedded database's directory holds something else, or a database cannot be made in it. */
+export class DatabaseDirError extends Error {}
 
 /**
  * The child's whole program: create the database in the directory given, then close it. PGlite
@@ -24,9 +24,14 @@ process.stdin.on('end', () => process.exit(1)).resume();
 const [pgliteUrl, dir] = process.argv.slice(1);
 const pglite = await import(pgliteUrl);
 const PGlite = pglite.PGlite ?? pglite.default.PGlite;
-const db = await PGlite.create({ dataDir: dir });
-await db.close();
-process.exit(0);
+try {
+  const db = await PGlite.create({ dataDir: dir });
+  await db.close();
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(String(error?.message ?? error));
+  process.exit(1);
+}
 `;
 
 /**
@@ -41,17 +46,23 @@ process.exit(0);
  * The caller must hold the data directory's lock (see `lockDataDir`).
  *
  * @returns whether a new database was made
- * @throws NotADatabaseDirError when `dataDir` holds other files; the child's error when creation fails
+ * @throws DatabaseDirError when `dataDir` holds other files or is a file, or creation fails
  */
 export async function ensurePGliteCluster(dataDir: string): Promise<boolean> {
   if (existsSync(path.join(dataDir, VERSION_FILE))) return false;
 
   const entries = await readdir(dataDir).catch((error: unknown) => {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT') return [];
+    if (code === 'ENOTDIR') {
+      throw new DatabaseDirError(
+        `${dataDir} is a file, not a database directory; move it away or set DATA_DIR to another directory.`,
+      );
+    }
     throw error;
   });
   if (entries.length > 0) {
-    throw new NotADatabaseDirError(
+    throw new DatabaseDirError(
       `${dataDir} holds files but no database (no ${VERSION_FILE}); move them away or set DATA_DIR to another directory.`,
     );
   }
@@ -89,8 +100,7 @@ async function createInChild(dir: string): Promise<void> {
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
-    // The first few lines name the fault; the rest would only be a stack.
-    if (stderr.length < 4_000) stderr += chunk;
+    if (stderr.length < 2_000) stderr += chunk;
   });
 
   const code = await new Promise<number | null>((resolve, reject) => {
@@ -100,6 +110,8 @@ async function createInChild(dir: string): Promise<void> {
   child.stdin.destroy();
   if (code !== 0) {
     await rm(dir, { recursive: true, force: true });
-    throw new Error(`Could not create the embedded database in ${dir}: ${stderr.trim()}`);
+    throw new DatabaseDirError(
+      `Could not create the embedded database in ${dir}: ${stderr.trim() || `exit code ${code}`}`,
+    );
   }
 }
