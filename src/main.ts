@@ -4,8 +4,7 @@
 import { signToken } from './auth/jwt.ts';
 import type { Config } from './config.ts';
 import { ConfigError, loadConfig } from './config.ts';
-import { DataDirLockedError } from './db/data-dir-lock.ts';
-import { DatabaseDirError } from './db/pglite-cluster.ts';
+import { DataDirError } from './db/data-dir-lock.ts';
 import type { Logger } from './observability/logger.ts';
 import { createLogger } from './observability/logger.ts';
 import type { Service } from './service.ts';
@@ -27,11 +26,7 @@ async function start(config: Config, logger: Logger): Promise<Service> {
     const { startService } = await import('./service.ts');
     return await startService(config, logger);
   } catch (error: unknown) {
-    if (
-      error instanceof DataDirLockedError ||
-      error instanceof DatabaseDirError ||
-      error instanceof ConfigError
-    ) {
+    if (error instanceof DataDirError || error instanceof ConfigError) {
       logger.error(error.message);
     } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
       logger.error(

@@ -30,7 +30,7 @@ export interface ServiceOptions {
 /**
  * Starts the parts of the service that `config.role` asks for.
  *
- * @throws DataDirLockedError when another process uses the embedded data directory
+ * @throws DataDirError when the embedded data directory is another process's, or unusable
  */
 export async function startService(
   config: Config,

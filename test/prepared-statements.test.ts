@@ -73,6 +73,23 @@ describe('prepared statements on the embedded database', () => {
     expect(await statements.run('SELECT 1 AS one', [])).toEqual([{ one: 1 }]);
   });
 
+  it('prepares a statement again after the session dropped it (DEALLOCATE ALL)', async () => {
+    const text = 'SELECT $1::int + 1 AS next';
+    expect(await statements.run(text, [1])).toEqual([{ next: 2 }]);
+
+    await pglite.query('DEALLOCATE ALL');
+
+    expect(await statements.run(text, [2])).toEqual([{ next: 3 }]);
+  });
+
+  it('keeps the statements of two instances on one database apart', async () => {
+    const other = new PGlitePreparedStatements(pglite);
+
+    expect(await statements.run('SELECT $1::text AS mine', ['a'])).toEqual([{ mine: 'a' }]);
+    expect(await other.run('SELECT 7 AS theirs', [])).toEqual([{ theirs: 7 }]);
+    expect(await statements.run('SELECT $1::text AS mine', ['b'])).toEqual([{ mine: 'b' }]);
+  });
+
   it('waits for an open transaction to end instead of running inside it', async () => {
     const insert = 'INSERT INTO notes (id, body) VALUES ($1::int, $2::text)';
     let outside: Promise<unknown> | undefined;

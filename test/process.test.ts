@@ -380,6 +380,24 @@ describeEmbedded('the embedded database at first start', () => {
   );
 
   it(
+    'stops with one line naming a DATA_DIR it cannot write (here: below a file)',
+    async () => {
+      const parent = await makeTempDir();
+      await writeFile(path.join(parent, 'not-a-dir'), 'kept');
+      const dataDir = path.join(parent, 'not-a-dir', 'data');
+
+      const refused = spawnService({ DATA_DIR: dataDir, JWT_SECRET });
+      const exit = await refused.waitForExit();
+      const lines = [...refused.stdout, ...refused.stderr];
+
+      expect(exit.code).toBe(1);
+      expect(lines.join('\n')).toContain(`DATA_DIR ${dataDir} cannot be used (ENOTDIR)`);
+      expect(lines.join('\n')).not.toMatch(/\bat \S+ \(/);
+    },
+    SPAWNS,
+  );
+
+  it(
     'refuses a DATA_DIR/db that is a file, with one line naming it, and keeps it',
     async () => {
       const dataDir = await makeTempDir();

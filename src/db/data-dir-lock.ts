@@ -3,8 +3,19 @@ import path from 'node:path';
 
 const LOCK_FILE = 'service.pid';
 
+/** The data directory cannot serve this process; the message says why and what to do. */
+export class DataDirError extends Error {}
+
 /** Another live process already uses the data directory. */
-export class DataDirLockedError extends Error {}
+export class DataDirLockedError extends DataDirError {}
+
+/** A file-system refusal (read-only, not a directory, no permission) as one line to act on. */
+function unusable(dataDir: string, error: unknown): DataDirError {
+  const { code, message } = error as NodeJS.ErrnoException;
+  return new DataDirError(
+    `DATA_DIR ${dataDir} cannot be used (${code ?? message}); set DATA_DIR to a directory this process can write.`,
+  );
+}
 
 function isRunning(pid: number): boolean {
   try {
@@ -21,10 +32,12 @@ function isRunning(pid: number): boolean {
  * that has died is taken over.
  *
  * @returns a function that releases the lock
- * @throws DataDirLockedError when a live process holds it
+ * @throws DataDirLockedError when a live process holds it; DataDirError when it cannot be written
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true }).catch((error: unknown) => {
+    throw unusable(dataDir, error);
+  });
   const file = path.join(dataDir, LOCK_FILE);
 
   for (;;) {
@@ -32,7 +45,7 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
       await writeFile(file, String(process.pid), { flag: 'wx' });
       return () => rm(file, { force: true });
     } catch (error: unknown) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw unusable(dataDir, error);
     }
 
     const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());

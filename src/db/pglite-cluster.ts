@@ -5,13 +5,15 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { DataDirError } from './data-dir-lock.ts';
+
 /** A file every PostgreSQL data directory holds once initdb has finished. */
 const VERSION_FILE = 'PG_VERSION';
 /** Suffix of the directory a new cluster is built in before it is renamed into place. */
 const BUILD_SUFFIX = '.initdb-';
 
 /** The embedded database's directory holds something else, or a database cannot be made in it. */
-export class DatabaseDirError extends Error {}
+export class DatabaseDirError extends DataDirError {}
 
 /**
  * The child's whole program: create the database in the directory given, then close it. PGlite

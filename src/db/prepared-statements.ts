@@ -1,6 +1,11 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { parse, protocol } from '@electric-sql/pglite';
 
+/** SQLSTATE 26000: the statement named does not exist (any more). */
+const INVALID_STATEMENT_NAME = '26000';
+
+let instances = 0;
+
 /** A parameter as PostgreSQL's text format reads it; each statement casts its parameters. */
 function toText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
@@ -29,6 +34,8 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
  */
 export class PGlitePreparedStatements {
   readonly #pglite: PGlite;
+  /** Sets the names of this instance apart from those of another on the same database. */
+  readonly #instance = ++instances;
   readonly #names = new Map<string, string>();
   readonly #prepared = new Set<string>();
 
@@ -43,8 +50,19 @@ export class PGlitePreparedStatements {
    * @throws the database's error, as `PGlite.query` throws it
    */
   async run<T>(text: string, params: readonly unknown[]): Promise<T[]> {
-    const pglite = this.#pglite;
     const name = this.#nameOf(text);
+    try {
+      return await this.#execute<T>(name, text, params);
+    } catch (error: unknown) {
+      // Someone ran DEALLOCATE or DISCARD on the session: prepare the statement again.
+      if ((error as { code?: string }).code !== INVALID_STATEMENT_NAME) throw error;
+      this.#prepared.delete(name);
+      return this.#execute<T>(name, text, params);
+    }
+  }
+
+  async #execute<T>(name: string, text: string, params: readonly unknown[]): Promise<T[]> {
+    const pglite = this.#pglite;
     // Closing a statement that does not exist is no error; one that does exists after a failed
     // first run (parsed, then refused its parameters), and is parsed again here.
     const prepare = [
@@ -72,7 +90,7 @@ export class PGlitePreparedStatements {
   #nameOf(text: string): string {
     let name = this.#names.get(text);
     if (name === undefined) {
-      name = `image_pipeline_${this.#names.size + 1}`;
+      name = `image_pipeline_${this.#instance}_${this.#names.size + 1}`;
       this.#names.set(text, name);
     }
     return name;
