@@ -23,7 +23,7 @@ import type { ProgressEvent } from '../src/events/event-bus.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { startService } from '../src/service.ts';
 import { peakRssMB } from './lib/measure.ts';
-import { productionShape } from './lib/shape.ts';
+import { isolatedProductionShape } from './lib/shape.ts';
 
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -58,6 +58,7 @@ export interface PublishedEvent {
 
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-ws-'));
+  const shape = await isolatedProductionShape();
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_REQUESTS: '1000000000',
     // The subscriptions scenario connects every one of its clients with one owner's token.
     WS_MAX_CONNECTIONS_PER_SUBJECT: '10000',
-    ...productionShape(),
+    ...shape.env,
     ...extraEnv(),
   });
   const service = await startService(
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
     void service
       .stop()
       .then(() => rm(dataDir, { recursive: true, force: true }))
+      .then(() => shape.release())
       .then(
         () => process.exit(0),
         (error: unknown) => {

@@ -16,9 +16,12 @@ export interface RunResources {
   release(): Promise<void>;
 }
 
-const SAFE_NAME = /^[a-z0-9_]+$/;
+export const SAFE_NAME = /^[a-z0-9_]+$/;
 
-async function onServer<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+export async function onServer<T>(
+  url: string,
+  work: (client: pg.Client) => Promise<T>,
+): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -28,7 +31,7 @@ async function onServer<T>(url: string, work: (client: pg.Client) => Promise<T>)
   }
 }
 
-async function deleteKeysUnder(redisUrl: string, prefix: string): Promise<void> {
+export async function deleteKeysUnder(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectionName: 'bench' });
   try {
     let cursor = '0';

@@ -14,7 +14,7 @@ import { buildGraphQLSchema } from '../../src/graphql/schema.ts';
 import { HttpServer } from '../../src/http/server.ts';
 import { createLogger } from '../../src/observability/logger.ts';
 import { startService } from '../../src/service.ts';
-import { productionShape } from './shape.ts';
+import { isolatedProductionShape } from './shape.ts';
 
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
 
@@ -33,9 +33,12 @@ export interface BenchService {
  * The configuration every bench service shares, then the production-shape variables of the
  * bench's own environment (see shape.ts), then `env`, which wins.
  */
-async function benchConfig(env: Record<string, string>): Promise<Config> {
+async function benchConfig(
+  env: Record<string, string>,
+): Promise<{ config: Config; release: () => Promise<void> }> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-'));
-  return loadConfig({
+  const shape = await isolatedProductionShape();
+  const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
     DATA_DIR: dataDir,
@@ -46,9 +49,10 @@ async function benchConfig(env: Record<string, string>): Promise<Config> {
     SHUTDOWN_GRACE_MS: '5000',
     RATE_LIMIT_REQUESTS: '1000000000',
     RATE_LIMIT_UPLOADS: '1000000',
-    ...productionShape(),
+    ...shape.env,
     ...env,
   });
+  return { config, release: shape.release };
 }
 
 function loggerFor(config: Config) {
@@ -57,7 +61,7 @@ function loggerFor(config: Config) {
 
 /** The whole service, API and worker, as `npm start` runs it (`startService`). */
 export async function startFullService(env: Record<string, string>): Promise<BenchService> {
-  const config = await benchConfig(env);
+  const { config, release } = await benchConfig(env);
   const service = await startService(config, loggerFor(config));
 
   return {
@@ -68,6 +72,7 @@ export async function startFullService(env: Record<string, string>): Promise<Ben
     stop: async () => {
       await service.stop();
       await rm(config.dataDir, { recursive: true, force: true });
+      await release();
     },
   };
 }
@@ -77,7 +82,7 @@ export async function startFullService(env: Record<string, string>): Promise<Ben
  * worker, so nothing processes images while uploads are measured. Jobs stay queued in memory.
  */
 export async function startApiOnly(env: Record<string, string>): Promise<BenchService> {
-  const config = await benchConfig(env);
+  const { config, release } = await benchConfig(env);
   const logger = loggerFor(config);
   const http = await HttpServer.listen(config, logger);
   const app = await createApp(config, logger, http.publicUrl);
@@ -93,6 +98,7 @@ export async function startApiOnly(env: Record<string, string>): Promise<BenchSe
       await http.close();
       await closeApp(app, 0);
       await rm(config.dataDir, { recursive: true, force: true });
+      await release();
     },
   };
 }
