@@ -33,6 +33,7 @@ if (skip) console.warn(`skipped: Redis not reachable at ${redisUrl} (set TEST_RE
 describe.skipIf(skip)('rate limits kept in Redis', () => {
   // This file's own keys: other test files and other engineers share this Redis.
   const prefix = `test:rate-limit:${randomUUID()}:`;
+  const queuePrefix = (name: string) => `${prefix.replace(/[^A-Za-z0-9_.-]/g, '-')}${name}`;
   const redis = new Redis(redisUrl);
   let first: TestService;
   let second: TestService;
@@ -45,7 +46,6 @@ describe.skipIf(skip)('rate limits kept in Redis', () => {
       RATE_LIMIT_UPLOADS: '2',
     };
     // One budget, but each its own queues: their embedded databases hold different requests.
-    const queuePrefix = (name: string) => `${prefix.replace(/[^A-Za-z0-9_.-]/g, '-')}${name}`;
     [first, second] = await Promise.all([
       startTestService({ ...env, QUEUE_PREFIX: queuePrefix('first') }),
       startTestService({ ...env, QUEUE_PREFIX: queuePrefix('second') }),
@@ -53,7 +53,11 @@ describe.skipIf(skip)('rate limits kept in Redis', () => {
   });
   afterAll(async () => {
     await Promise.all([first.stop(), second.stop()]);
-    const keys = await redis.keys(`${prefix}*`);
+    // The budget's keys, and the two services' queues (BullMQ leaves their `meta` behind).
+    const keys = [
+      ...(await redis.keys(`${prefix}*`)),
+      ...(await redis.keys(`${queuePrefix('')}*`)),
+    ];
     if (keys.length > 0) await redis.del(...keys);
     redis.disconnect();
   });
