@@ -11,6 +11,7 @@ import { selfSignedCertificate } from './helpers/self-signed.ts';
 import type { TestService } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
 import { PROGRESS_SUBSCRIPTION, wsUrl } from './helpers/ws.ts';
+import { resolveProcessingOptions } from '../src/services/processing-options.ts';
 
 const CSV = 'S. No.,Product Name,Input Image Urls\n1,A,http://127.0.0.1:9/a.jpg\n';
 
@@ -88,13 +89,7 @@ describe('TLS_CERT_FILE and TLS_KEY_FILE', () => {
       {
         fileName: null,
         webhookUrl: null,
-        options: {
-          quality: 50,
-          format: 'ORIGINAL',
-          maxWidth: null,
-          maxHeight: null,
-          keepMetadata: false,
-        },
+        options: resolveProcessingOptions(null, 50),
       },
     );
     class TrustingSocket extends WebSocket {

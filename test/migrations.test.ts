@@ -22,6 +22,7 @@ import {
   dropTestDatabase,
   skipWithoutPostgres,
 } from './helpers/postgres.ts';
+import { resolveProcessingOptions } from '../src/services/processing-options.ts';
 
 interface MigrationRow {
   migration_name: string;
@@ -308,13 +309,7 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
         ownerId: 'alice',
         fileName: 'tz.csv',
         webhookUrl: null,
-        options: {
-          quality: 50,
-          format: 'ORIGINAL',
-          maxWidth: null,
-          maxHeight: null,
-          keepMetadata: false,
-        },
+        options: resolveProcessingOptions(null, 50),
       },
       [],
     );

@@ -28,6 +28,7 @@ import {
   waitUntil,
   within,
 } from './helpers/ws.ts';
+import { resolveProcessingOptions } from '../src/services/processing-options.ts';
 
 const PNG = await readFile(path.join(IMAGES_DIR, '1x1.png'));
 
@@ -503,13 +504,7 @@ function pendingRecord(): RequestRecord {
     status: 'PROCESSING',
     fileName: null,
     webhookUrl: null,
-    options: {
-      quality: 50,
-      format: 'ORIGINAL',
-      maxWidth: null,
-      maxHeight: null,
-      keepMetadata: false,
-    },
+    options: resolveProcessingOptions(null, 50),
     totalImages: 1,
     completedImages: 0,
     failedImages: 0,

@@ -16,12 +16,9 @@ export interface RunResources {
   release(): Promise<void>;
 }
 
-export const SAFE_NAME = /^[a-z0-9_]+$/;
+const SAFE_NAME = /^[a-z0-9_]+$/;
 
-export async function onServer<T>(
-  url: string,
-  work: (client: pg.Client) => Promise<T>,
-): Promise<T> {
+async function onServer<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
@@ -46,6 +43,30 @@ export async function deleteKeysUnder(redisUrl: string, prefix: string): Promise
 }
 
 /**
+ * Makes the database `name` on the server `serverUrl` reaches (CREATE DATABASE, so the URL's
+ * user needs that right).
+ *
+ * @returns its URL, and how to drop it
+ */
+export async function freshDatabase(
+  serverUrl: string,
+  name: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  if (!SAFE_NAME.test(name)) throw new Error(`Not a database name: ${name}`);
+  await onServer(serverUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await onServer(serverUrl, (admin) =>
+        admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+      );
+    },
+  };
+}
+
+/**
  * Makes a fresh database on the server `databaseUrl` reaches (CREATE DATABASE, so the URL's user
  * needs that right), a Redis key prefix and a data directory for one run, so a run never resumes
  * or counts another's work. `release` drops and deletes them all.
@@ -57,27 +78,20 @@ export async function runResources(
   redisUrl: string,
   run: string,
 ): Promise<RunResources> {
-  const name = `bench_scaling_${process.pid}_${run}`;
-  if (!SAFE_NAME.test(name)) throw new Error(`Not a database name: ${name}`);
-  await onServer(databaseUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
-
-  const url = new URL(databaseUrl);
-  url.pathname = `/${name}`;
-  const client = new pg.Client({ connectionString: url.toString() });
+  const database = await freshDatabase(databaseUrl, `bench_scaling_${process.pid}_${run}`);
+  const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   const queuePrefix = `bench-scaling-${process.pid}-${run}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'image-pipeline-bench-scaling-'));
 
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: database.url,
     client,
     queuePrefix,
     dataDir,
     release: async () => {
       await client.end();
-      await onServer(databaseUrl, (admin) =>
-        admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-      );
+      await database.drop();
       await deleteKeysUnder(redisUrl, queuePrefix);
       await rm(dataDir, { recursive: true, force: true });
     },

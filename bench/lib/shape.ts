@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { deleteKeysUnder, onServer, SAFE_NAME } from './scaling-resources.ts';
+import { deleteKeysUnder, freshDatabase } from './scaling-resources.ts';
 
 /** Variables taken from the bench's environment into each service it starts. */
 const PASSED_THROUGH = ['DATABASE_URL', 'DATABASE_POOL_SIZE', 'REDIS_URL'] as const;
@@ -49,19 +49,10 @@ export async function isolatedProductionShape(): Promise<IsolatedShape> {
   const tag = `${process.pid}_${randomBytes(4).toString('hex')}`;
   const releases: (() => Promise<void>)[] = [];
 
-  const serverUrl = env.DATABASE_URL;
-  if (serverUrl) {
-    const name = `bench_${tag}`;
-    if (!SAFE_NAME.test(name)) throw new Error(`Not a database name: ${name}`);
-    await onServer(serverUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
-    const url = new URL(serverUrl);
-    url.pathname = `/${name}`;
-    env.DATABASE_URL = url.toString();
-    releases.push(async () => {
-      await onServer(serverUrl, (admin) =>
-        admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-      );
-    });
+  if (env.DATABASE_URL) {
+    const database = await freshDatabase(env.DATABASE_URL, `bench_${tag}`);
+    env.DATABASE_URL = database.url;
+    releases.push(database.drop);
   }
   const redisUrl = env.REDIS_URL;
   if (redisUrl) {

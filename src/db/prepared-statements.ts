@@ -16,16 +16,6 @@ function toText(value: unknown): string | null {
   return JSON.stringify(value);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /**
  * Runs statements on PGlite as prepared statements: each text is parsed and planned once, then
  * run by name with one message to the database. `PGlite.query` parses, describes and plans the
@@ -79,7 +69,7 @@ export class PGlitePreparedStatements {
     // The same locks `PGlite.query` takes: no open transaction (which this statement would join)
     // and no other statement between these messages.
     const result = await pglite._runExclusiveTransaction(() =>
-      pglite._runExclusiveQuery(() => pglite.execProtocol(concat(messages))),
+      pglite._runExclusiveQuery(() => pglite.execProtocol(Buffer.concat(messages))),
     );
     this.#prepared.add(name);
     const [first] = parse.parseResults(result.messages, pglite.parsers);

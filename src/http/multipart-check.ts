@@ -80,16 +80,16 @@ function explainFailures<T>(value: T, check: Promise<string | null>, depth: numb
   return value;
 }
 
-/** What the form has shown so far: whether `operations` came, and each `map` name's file. */
+/** What the form has shown so far: whether `operations` came, the file part `map` names, files. */
 interface Shape {
   operations: boolean;
-  map: Map<string, boolean> | null;
+  fileName: string | null;
   files: number;
 }
 
 function readShape(req: IncomingMessage): Promise<string | null> {
   return new Promise((resolve) => {
-    const shape: Shape = { operations: false, map: null, files: 0 };
+    const shape: Shape = { operations: false, fileName: null, files: 0 };
     let settled = false;
     const settle = (problem: string | null): void => {
       if (settled) return;
@@ -146,10 +146,10 @@ function fieldProblem(shape: Shape, name: string, value: string): string | null 
   }
   if (name === 'map') {
     if (!shape.operations) return `The "map" field came before "operations"; ${ORDER}.`;
-    if (shape.map) return 'The form has two "map" fields; send one.';
+    if (shape.fileName !== null) return 'The form has two "map" fields; send one.';
     const parsed = parseMap(value);
-    if (typeof parsed === 'string') return parsed;
-    shape.map = parsed;
+    if (!parsed.ok) return parsed.problem;
+    shape.fileName = parsed.fileName;
     return null;
   }
 
@@ -172,13 +172,16 @@ function operationsProblem(value: string): string | null {
     : 'The "operations" field must be a JSON object with "query" and "variables".';
 }
 
-/** The file part names `map` holds, each not yet seen, or what is wrong with it. */
-function parseMap(value: string): Map<string, boolean> | string {
+/** The one file part name `map` holds, or what is wrong with it. */
+function parseMap(value: string): { ok: true; fileName: string } | { ok: false; problem: string } {
   let map: unknown;
   try {
     map = JSON.parse(value);
   } catch {
-    return `The "map" field is not valid JSON; send ${MAP_EXAMPLE} and name the file part "0".`;
+    return {
+      ok: false,
+      problem: `The "map" field is not valid JSON; send ${MAP_EXAMPLE} and name the file part "0".`,
+    };
   }
 
   const entries = isObject(map) ? Object.entries(map) : [];
@@ -186,40 +189,45 @@ function parseMap(value: string): Map<string, boolean> | string {
     ([, paths]) => Array.isArray(paths) && paths.every((path) => typeof path === 'string'),
   );
   if (!isObject(map) || !wellFormed) {
-    return `The "map" field must map each file part's name to the variables it fills, such as ${MAP_EXAMPLE}.`;
+    return {
+      ok: false,
+      problem: `The "map" field must map each file part's name to the variables it fills, such as ${MAP_EXAMPLE}.`,
+    };
   }
-  if (entries.length !== 1) {
-    return `The "map" field names ${entries.length} file parts; uploadCsv takes exactly one CSV: send ${MAP_EXAMPLE}.`;
+  const [only, ...others] = entries;
+  if (!only || others.length > 0) {
+    return {
+      ok: false,
+      problem: `The "map" field names ${entries.length} file parts; uploadCsv takes exactly one CSV: send ${MAP_EXAMPLE}.`,
+    };
   }
 
-  return new Map(entries.map(([name]) => [name, false]));
+  return { ok: true, fileName: only[0] };
 }
 
 function fileProblem(shape: Shape, name: string): string | null {
   if (!shape.operations) return `The file part "${name}" came before "operations"; ${ORDER}.`;
-  if (!shape.map) return `The file part "${name}" came before "map"; ${ORDER}.`;
+  if (shape.fileName === null) return `The file part "${name}" came before "map"; ${ORDER}.`;
 
   shape.files += 1;
   if (shape.files > 1) {
     return 'The form holds more than one file; uploadCsv takes exactly one CSV, sent once.';
   }
-  if (!shape.map.has(name)) {
-    const named = [...shape.map.keys()].map((key) => `"${key}"`).join(', ');
-    return `The file part "${name}" is not one "map" names (${named}); name the file part as "map" does.`;
+  if (name !== shape.fileName) {
+    return `The file part "${name}" is not one "map" names ("${shape.fileName}"); name the file part as "map" does.`;
   }
 
-  shape.map.set(name, true);
   return null;
 }
 
 function endProblem(shape: Shape): string | null {
   if (!shape.operations) return `The form has no "operations" field; ${ORDER}.`;
-  if (!shape.map) {
+  const missing = shape.fileName;
+  if (missing === null) {
     return `The form has no "map" field; after "operations" send ${MAP_EXAMPLE} and name the file part "0".`;
   }
 
-  const missing = [...shape.map].find(([, sent]) => !sent)?.[0];
-  return missing === undefined
+  return shape.files > 0
     ? null
     : `The "map" field names the file part "${missing}", but no file part of that name was sent; send the CSV as a file part named "${missing}" after "map".`;
 }

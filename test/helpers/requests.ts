@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { RequestRepository } from '../../src/repositories/request.repository.ts';
+import { resolveProcessingOptions } from '../../src/services/processing-options.ts';
 
 /**
  * Stores a PENDING request of alice's with one product listing `urls` in order, straight
@@ -20,13 +21,7 @@ export async function storeOneProductRequest(
       ownerId: 'alice',
       fileName: 'products.csv',
       webhookUrl: null,
-      options: {
-        quality: 50,
-        format: 'ORIGINAL',
-        maxWidth: null,
-        maxHeight: null,
-        keepMetadata: false,
-      },
+      options: resolveProcessingOptions(null, 50),
     },
     [
       {
