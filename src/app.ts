@@ -73,9 +73,9 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   const events = await createEventBus(config, logger);
   const metrics = new Metrics({ queueDepth: () => queue.depth() });
 
-  const requests = new RequestRepository(db.prisma);
+  const requests = new RequestRepository(db.prisma, db.transaction);
   const images = new ImageRepository(db.prisma, db.sql);
-  const duplicates = new DuplicateRepository(db.prisma);
+  const duplicates = new DuplicateRepository(db.sql);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveries = await createDeliveries(config, logger, webhooks, (outcome) => {
     metrics.webhookAttempt(outcome);

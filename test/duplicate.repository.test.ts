@@ -30,9 +30,9 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
     database = await createTestDatabase();
     db = await openDatabase({ url: database.url, pgliteDir: '', poolSize: 8 });
     prisma = db.prisma;
-    requests = new RequestRepository(prisma);
+    requests = new RequestRepository(prisma, db.transaction);
     images = new ImageRepository(prisma, db.sql);
-    duplicates = new DuplicateRepository(prisma);
+    duplicates = new DuplicateRepository(db.sql);
   });
   afterAll(async () => {
     await db.close();

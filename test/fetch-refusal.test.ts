@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { RequestWithProductsDocument } from './generated/graphql.ts';
+import { RequestByIdDocument, RequestWithProductsDocument } from './generated/graphql.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
 
@@ -130,5 +130,30 @@ describe('image URLs that point at this machine', () => {
       [2, 'Input Image Urls'],
     ]);
     expect(stored.items).toEqual([]);
+  });
+});
+
+describe('a request of thousands of images all refused before any connection', () => {
+  // Such an image needs no I/O at all on the embedded shape, so nothing between two of them
+  // gave other work a turn: the service answered nothing else until the last had failed.
+  it('answers a status query while the request is still running', async () => {
+    const rows = Array.from(
+      { length: 1_000 },
+      (_, i) =>
+        `${i + 1},Product ${i + 1},"${[1, 2, 3].map((k) => `http://127.0.0.1:${canary.port}/${i}-${k}.jpg`).join(',')}"`,
+    );
+    const token = service.token('refused-many');
+    const res = await service.upload(`S. No.,Product Name,Input Image Urls\n${rows.join('\n')}\n`, {
+      token,
+    });
+    const id = ((await res.json()) as UploadBody).data?.uploadCsv.request.id ?? '';
+
+    const { data } = await service.graphql(RequestByIdDocument, { id }, token);
+    const progress = data?.request?.progress;
+
+    expect(data?.request?.status).toMatch(/^(PENDING|PROCESSING)$/);
+    expect(progress?.total).toBe(3_000);
+    expect(progress?.pending).toBeGreaterThan(0);
+    expect(canary.hits()).toBe(0);
   });
 });

@@ -37,7 +37,7 @@ const DONE: ImageOutcome = {
 async function storeRequest(db: Database) {
   const requestId = randomUUID();
   const imageIds = [randomUUID(), randomUUID()];
-  await new RequestRepository(db.prisma).create(
+  await new RequestRepository(db.prisma, db.transaction).create(
     { id: requestId, ownerId: 'alice', fileName: 'a.csv', webhookUrl: null, options: OPTIONS },
     [
       {
@@ -76,7 +76,7 @@ function describeImageRows(
     const { requestId, imageIds } = await storeRequest(db);
 
     const claimed = await images.claim(imageIds[1] ?? '');
-    const request = await new RequestRepository(db.prisma).findById(requestId);
+    const request = await new RequestRepository(db.prisma, db.transaction).findById(requestId);
 
     expect(claimed).toMatchObject({
       image: { id: imageIds[1], requestId, position: 1, status: 'PROCESSING', outputUrl: null },

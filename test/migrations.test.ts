@@ -11,6 +11,7 @@ import { openDatabase } from '../src/db/database.ts';
 import {
   applyMigrations,
   diffMigrationsAgainstSchema,
+  migrationsUpToDate,
   MIGRATIONS_DIR,
   SCHEMA_FILE,
 } from '../src/db/migrator.ts';
@@ -244,6 +245,63 @@ describe.skipIf(skipPostgres)('openDatabase on a fresh PostgreSQL database', () 
   });
 });
 
+describe('whether a start has migrations to apply', () => {
+  let pglite: PGlite;
+  let migrationsDir: string;
+  const upToDate = () =>
+    migrationsUpToDate(
+      async (text) => (await pglite.query<Record<string, unknown>>(text)).rows,
+      migrationsDir,
+    );
+
+  beforeAll(async () => {
+    migrationsDir = path.join(await tempDir(), 'migrations');
+    await cp(MIGRATIONS_DIR, migrationsDir, { recursive: true });
+    pglite = new PGlite();
+  });
+  afterAll(async () => {
+    await pglite.close();
+  });
+
+  // In order: each case starts from the database the one before left.
+  it('is asked of a new database, which has no migration table: yes', async () => {
+    expect(await upToDate()).toBe(false);
+  });
+
+  it('is asked once every migration is applied: none, so the schema engine is not loaded', async () => {
+    await applyMigrations(new PGliteAdapterFactory(pglite), migrationsDir);
+    expect(await upToDate()).toBe(true);
+  });
+
+  it('is asked once a migration is added to the folder: yes, and the engine applies it', async () => {
+    const added = path.join(migrationsDir, '99991231235959_added');
+    await mkdir(added);
+    await writeFile(path.join(added, 'migration.sql'), 'CREATE TABLE added (id int);\n');
+    expect(await upToDate()).toBe(false);
+
+    expect(await applyMigrations(new PGliteAdapterFactory(pglite), migrationsDir)).toEqual([
+      '99991231235959_added',
+    ]);
+    expect(await upToDate()).toBe(true);
+  });
+
+  it('is asked once an applied migration file is edited: yes, so the engine sees the change', async () => {
+    const file = path.join(migrationsDir, '99991231235959_added', 'migration.sql');
+    await writeFile(file, 'CREATE TABLE added (id bigint);\n');
+    expect(await upToDate()).toBe(false);
+    await writeFile(file, 'CREATE TABLE added (id int);\n');
+    expect(await upToDate()).toBe(true);
+  });
+
+  it('is asked while a failed migration is recorded: yes, so the engine reports it', async () => {
+    await pglite.query(
+      `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count)
+       VALUES ('failed-one', 'x', '99991231235960_failed', now(), 0)`,
+    );
+    expect(await upToDate()).toBe(false);
+  });
+});
+
 describe('a migration that fails half-way', () => {
   let migrationsDir: string;
 
@@ -303,7 +361,7 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
     closeDb = () => db.close();
 
     requestId = randomUUID();
-    await new RequestRepository(db.prisma).create(
+    await new RequestRepository(db.prisma, db.transaction).create(
       {
         id: requestId,
         ownerId: 'alice',
@@ -324,7 +382,7 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
   });
 
   it("reads a new request's createdAt back as the current instant", async () => {
-    const stored = await new RequestRepository(db.prisma).findById(requestId);
+    const stored = await new RequestRepository(db.prisma, db.transaction).findById(requestId);
 
     expect(sessionTimeZone).toBe('TimeZone=Asia/Kolkata');
     expect(Math.abs((stored?.createdAt.getTime() ?? 0) - Date.now())).toBeLessThan(5_000);

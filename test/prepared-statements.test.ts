@@ -49,6 +49,18 @@ describe('prepared statements on the embedded database', () => {
     ]);
   });
 
+  it('passes arrays as PGlite.query does: text with commas, braces, quotes and backslashes, NULL, int', async () => {
+    const texts = ['a,b', '{braces}', 'say "hi"', 'back\\slash', ' spaced ', '', null, 'NULL'];
+    const sql = 'SELECT $1::text[] AS texts, $2::int[] AS ints, cardinality($1::text[]) AS n';
+    const params = [texts, [3, -1, 0]];
+
+    const rows = await statements.run(sql, params);
+    const { rows: expected } = await pglite.query(sql, params);
+
+    expect(rows).toEqual(expected);
+    expect(rows).toEqual([{ texts, ints: [3, -1, 0], n: texts.length }]);
+  });
+
   it('returns the rows of a write and nothing for a write that matched none', async () => {
     const insert = 'INSERT INTO notes (id, body) VALUES ($1::int, $2::text) RETURNING id, body';
     const update = 'UPDATE notes SET body = $2::text WHERE id = $1::int RETURNING id';

@@ -1,6 +1,7 @@
 /**
  * The service as `npm start` runs it (`node --import tsx src/main.ts`), one process per role,
- * for the scenarios that measure several processes of the production shape.
+ * for the scenarios that measure several processes of the production shape; or compiled, as
+ * `npm run start:prod` runs it, for the scenarios that measure the memory a deployment sees.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { within } from '../../test/helpers/ws.ts';
+import { pidListeningOn } from './proc-cpu.ts';
 import { ROOT } from './spawn.ts';
 
 /** How long a process may take from spawn to `/readyz` answering 200. */
@@ -20,7 +22,8 @@ const STOP_TIMEOUT_MS = 30_000;
 
 /** A service process started by {@link startRole}. */
 export interface RoleProcess {
-  role: 'api' | 'worker';
+  role: 'all' | 'api' | 'worker';
+  /** The service's own process (with `compiled`, npm's child, found by the port it listens on). */
   pid: number;
   /** Where it listens: the whole API, or a worker's probes. */
   url: string;
@@ -72,8 +75,13 @@ async function untilReady(url: string, child: ChildProcess): Promise<void> {
 export interface RoleOptions {
   /** Loopback port to listen on; a free one when unset. */
   port?: number;
-  /** Options for `node` before the script, e.g. `--cpu-prof`. */
+  /** Options for `node` before the script, e.g. `--cpu-prof`. Not with `compiled`. */
   nodeArgs?: readonly string[];
+  /**
+   * Runs `npm run start:prod` (the compiled service in `dist/`, with the memory settings the
+   * script and the Dockerfile give it) instead of the TypeScript sources; build it first.
+   */
+  compiled?: boolean;
 }
 
 /**
@@ -91,15 +99,14 @@ export async function startRole(
 ): Promise<RoleProcess> {
   const port = options.port ?? (await freePort());
   const nodeArgs = options.nodeArgs ?? [];
-  const child = spawn(
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', path.join('src', 'main.ts')],
-    {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ROLE: role, PORT: `${port}` },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const [command, args] = options.compiled
+    ? ['npm', ['run', '--silent', 'start:prod']]
+    : [process.execPath, [...nodeArgs, '--import', 'tsx', path.join('src', 'main.ts')]];
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ROLE: role, PORT: `${port}` },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   relay(child, label);
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => {
@@ -118,13 +125,16 @@ export async function startRole(
     throw error;
   }
 
+  // npm's script ends in `exec node`, so the service is npm's child: signal it, not npm.
+  const pid = options.compiled ? await pidListeningOn(port) : child.pid;
+  if (pid === undefined) throw new Error(`${label}: no process is seen listening on ${port}`);
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
+    process.kill(pid, 'SIGTERM');
     await within(exited, STOP_TIMEOUT_MS, `${label} to stop`).catch((error: unknown) => {
-      child.kill('SIGKILL');
+      process.kill(pid, 'SIGKILL');
       throw error;
     });
   };
-  return { role, pid: child.pid ?? 0, url, stop };
+  return { role, pid, url, stop };
 }

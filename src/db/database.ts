@@ -1,6 +1,6 @@
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { PGlite, PGliteAdapterFactory, pg, pgAdapterFactory } from './adapters.ts';
-import { applyMigrations } from './migrator.ts';
+import { migrateDatabase } from './migrator.ts';
 import { ensurePGliteCluster } from './pglite-cluster.ts';
 import { PGlitePreparedStatements } from './prepared-statements.ts';
 
@@ -15,11 +15,22 @@ import { PGlitePreparedStatements } from './prepared-statements.ts';
  */
 export type SqlRunner = <T>(text: string, params: readonly unknown[]) => Promise<T[]>;
 
+/**
+ * Runs `work` in one transaction on the driver itself, with a {@link SqlRunner} bound to that
+ * transaction: committed when `work` resolves, rolled back when it rejects. For bulk writes:
+ * Prisma's client keeps the arguments of its last hundred statements for its debug output
+ * whether or not debugging is on, so a statement carrying thousands of values through Prisma
+ * stays in memory long after it ran.
+ */
+export type TransactionRunner = <T>(work: (sql: SqlRunner) => Promise<T>) => Promise<T>;
+
 /** An open database: the Prisma client and what the service needs around it. */
 export interface Database {
   prisma: PrismaClient;
   /** The driver beneath `prisma`, for the per-image statements (see {@link SqlRunner}). */
   sql: SqlRunner;
+  /** A transaction on the driver beneath `prisma` (see {@link TransactionRunner}). */
+  transaction: TransactionRunner;
   kind: 'pglite' | 'postgresql';
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(): Promise<void>;
@@ -61,25 +72,34 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
 
 async function openPGlite(options: DatabaseOptions): Promise<Database> {
   const started = performance.now();
-  if (await ensurePGliteCluster(options.pgliteDir)) {
-    options.onCreated?.(Math.round(performance.now() - started));
-  }
+  // A new database comes with the migrations applied, by the child process that made it.
+  const appliedAtCreation = await ensurePGliteCluster(options.pgliteDir);
+  if (appliedAtCreation) options.onCreated?.(Math.round(performance.now() - started));
   const pglite = await PGlite.create({
     dataDir: options.pgliteDir,
     // PostgreSQL's default 128 MB of shared buffers lives in the WebAssembly heap and is never
     // given back; the embedded shape serves one process, so a smaller cache is plenty.
-    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=32MB'],
+    startParams: [...PGlite.defaultStartParams, '-c', 'shared_buffers=16MB'],
   });
   const factory = new PGliteAdapterFactory(pglite);
 
-  const applied = await applyMigrations(factory);
-  options.onMigrated?.(applied);
+  const applied = await migrateDatabase(
+    async (text) => (await pglite.query<Record<string, unknown>>(text)).rows,
+    factory,
+  );
+  options.onMigrated?.([...(appliedAtCreation ?? []), ...applied]);
 
   const prisma = new PrismaClient({ adapter: factory });
   const statements = new PGlitePreparedStatements(pglite);
   return {
     prisma,
     sql: (text, params) => statements.run(text, params),
+    transaction: (work) =>
+      pglite.transaction((tx) =>
+        work(async <T>(text: string, params: readonly unknown[]) => {
+          return (await tx.query<T>(text, [...params])).rows;
+        }),
+      ),
     kind: 'pglite',
     ping: async () => {
       await pglite.query('SELECT 1');
@@ -113,6 +133,7 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
     // before 1.21), and PostgreSQL plans these on its own CPU, not on this process's thread.
     sql: async <T>(text: string, params: readonly unknown[]) =>
       (await pool.query(text, [...params])).rows as T[],
+    transaction: (work) => inPostgresTransaction(pool, work),
     kind: 'postgresql',
     ping: async () => {
       await pool.query('SELECT 1');
@@ -124,6 +145,29 @@ async function openPostgres(url: string, options: DatabaseOptions): Promise<Data
   };
 }
 
+async function inPostgresTransaction<T>(
+  pool: pg.Pool,
+  work: (sql: SqlRunner) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await work(
+      async <R>(text: string, params: readonly unknown[]) =>
+        (await client.query(text, [...params])).rows as R[],
+    );
+    await client.query('COMMIT');
+    return result;
+  } catch (error: unknown) {
+    // A connection that cannot even roll back is dropped rather than handed to the next caller.
+    await client.query('ROLLBACK').catch(() => (broken = true));
+    throw error;
+  } finally {
+    client.release(broken);
+  }
+}
+
 /** Migrates on a pool of its own, ended at once so the advisory lock is released. */
 async function migratePostgres(url: string, options: DatabaseOptions): Promise<void> {
   for (let attempt = 1; ; attempt++) {
@@ -133,7 +177,10 @@ async function migratePostgres(url: string, options: DatabaseOptions): Promise<v
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
     });
     try {
-      const applied = await applyMigrations(pgAdapterFactory(pool));
+      const applied = await migrateDatabase(
+        async (text) => (await pool.query<Record<string, unknown>>(text)).rows,
+        pgAdapterFactory(pool),
+      );
       options.onMigrated?.(applied);
       return;
     } catch (error: unknown) {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,43 @@ export async function readMigrations(dir = MIGRATIONS_DIR) {
   };
 }
 
+/** One statement on the database being migrated, resolving with its rows. */
+export type MigrationQuery = (text: string) => Promise<Record<string, unknown>[]>;
+
+/**
+ * Whether `_prisma_migrations` records every migration in `dir` as applied, with the checksum
+ * (sha256 of its `migration.sql`) Prisma recorded, and no migration as failed. Then the schema
+ * engine has nothing to do, and a start need not load it: its WebAssembly module adds 20 to
+ * 40 MB to the process for good. Whenever anything differs (no table yet, a new migration, an
+ * edited one, a failed one), the answer is false and the engine decides, as
+ * `prisma migrate deploy` would.
+ */
+export async function migrationsUpToDate(
+  query: MigrationQuery,
+  dir = MIGRATIONS_DIR,
+): Promise<boolean> {
+  const [table] = await query(`SELECT to_regclass('_prisma_migrations') IS NOT NULL AS "present"`);
+  if (table?.present !== true) return false;
+
+  const rows = await query(
+    `SELECT migration_name AS "name", checksum,
+            finished_at IS NOT NULL AS "finished", rolled_back_at IS NOT NULL AS "rolledBack"
+     FROM _prisma_migrations`,
+  );
+  if (rows.some((row) => row.finished !== true && row.rolledBack !== true)) return false;
+  const applied = new Map(
+    rows
+      .filter((row) => row.finished === true && row.rolledBack !== true)
+      .map((row) => [row.name, row.checksum]),
+  );
+  const { migrationDirectories } = await readMigrations(dir);
+  return migrationDirectories.every(
+    (migration) =>
+      applied.get(migration.path) ===
+      createHash('sha256').update(migration.migrationFile.content.value).digest('hex'),
+  );
+}
+
 /**
  * Applies every migration in `prisma/migrations` not yet recorded in `_prisma_migrations`, as
  * `prisma migrate deploy` does. On PostgreSQL the engine holds an advisory lock meanwhile, so
@@ -68,6 +106,21 @@ export async function applyMigrations(
   } finally {
     engine.free();
   }
+}
+
+/**
+ * Brings the database up to date with the migrations in `dir`: at once when
+ * {@link migrationsUpToDate} finds nothing to do, through {@link applyMigrations} otherwise.
+ *
+ * @returns the names of the migrations applied by this call
+ */
+export async function migrateDatabase(
+  query: MigrationQuery,
+  factory: SqlMigrationAwareDriverAdapterFactory,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
+  if (await migrationsUpToDate(query, dir)) return [];
+  return applyMigrations(factory, dir);
 }
 
 /**

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { DataDirError } from './data-dir-lock.ts';
 
@@ -15,43 +15,29 @@ const BUILD_SUFFIX = '.initdb-';
 /** The embedded database's directory holds something else, or a database cannot be made in it. */
 export class DatabaseDirError extends DataDirError {}
 
-/**
- * The child's whole program: create the database in the directory given, then close it. PGlite
- * is loaded by file URL, so the child needs neither the project's loader nor its working
- * directory. Its standard input is a pipe from the service: when that ends, the service has
- * gone, and the child stops rather than finish a database nobody will move into place.
- */
-const CREATE_PROGRAM = `
-process.stdin.on('end', () => process.exit(1)).resume();
-const [pgliteUrl, dir] = process.argv.slice(1);
-const pglite = await import(pgliteUrl);
-const PGlite = pglite.PGlite ?? pglite.default.PGlite;
-try {
-  const db = await PGlite.create({ dataDir: dir });
-  await db.close();
-  process.exit(0);
-} catch (error) {
-  process.stderr.write(String(error?.message ?? error));
-  process.exit(1);
-}
-`;
+/** The child's program, beside this file: `.ts` when run from the sources, `.js` once built. */
+const CHILD_PROGRAM = fileURLToPath(
+  new URL(`./pglite-cluster.child${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /**
- * Makes sure `dataDir` holds a PGlite database, creating one when it holds nothing.
+ * Makes sure `dataDir` holds a PGlite database, creating one with every migration applied when
+ * it holds nothing.
  *
  * Creating a database runs PostgreSQL's initdb in PGlite's WebAssembly heap, which grows to some
- * 750 MB and is never given back while the process lives. It runs here in a short-lived child
- * process instead, so the service afterwards holds only what an open database needs (some
- * 130 MB). The database is built in a sibling directory and renamed into place when complete: a
- * start cut short leaves no half-made database behind, and the next start builds it again.
+ * 750 MB and is never given back while the process lives, and migrating it loads Prisma's schema
+ * engine, another 20 to 40 MB kept for good. Both run here in a short-lived child process
+ * instead, so the service afterwards holds only what an open database needs (some 130 MB). The
+ * database is built in a sibling directory and renamed into place when complete: a start cut
+ * short leaves no half-made database behind, and the next start builds it again.
  *
  * The caller must hold the data directory's lock (see `lockDataDir`).
  *
- * @returns whether a new database was made
+ * @returns the names of the migrations applied to a new database, or null when one was there
  * @throws DatabaseDirError when `dataDir` holds other files or is a file, or creation fails
  */
-export async function ensurePGliteCluster(dataDir: string): Promise<boolean> {
-  if (existsSync(path.join(dataDir, VERSION_FILE))) return false;
+export async function ensurePGliteCluster(dataDir: string): Promise<string[] | null> {
+  if (existsSync(path.join(dataDir, VERSION_FILE))) return null;
 
   const entries = await readdir(dataDir).catch((error: unknown) => {
     const { code } = error as NodeJS.ErrnoException;
@@ -71,10 +57,10 @@ export async function ensurePGliteCluster(dataDir: string): Promise<boolean> {
 
   await removeUnfinishedBuilds(dataDir);
   const buildDir = `${dataDir}${BUILD_SUFFIX}${process.pid}`;
-  await createInChild(buildDir);
+  const applied = await createInChild(buildDir);
   // rename(2) replaces an empty directory, so an empty `dataDir` left by an earlier start is fine.
   await rename(buildDir, dataDir);
-  return true;
+  return applied;
 }
 
 /** Build directories of starts that were stopped before they finished. */
@@ -88,17 +74,21 @@ async function removeUnfinishedBuilds(dataDir: string): Promise<void> {
   }
 }
 
-async function createInChild(dir: string): Promise<void> {
-  const pgliteUrl = pathToFileURL(
-    createRequire(import.meta.url).resolve('@electric-sql/pglite'),
-  ).href;
-  const child = spawn(
-    process.execPath,
-    ['--input-type=module', '--eval', CREATE_PROGRAM, pgliteUrl, dir],
-    { stdio: ['pipe', 'ignore', 'pipe'] },
-  );
+/** Node's options for the child: the TypeScript sources run through tsx, as the service does. */
+function loaderOptions(): string[] {
+  if (!CHILD_PROGRAM.endsWith('.ts')) return [];
+  return ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+}
+
+async function createInChild(dir: string): Promise<string[]> {
+  const child = spawn(process.execPath, [...loaderOptions(), CHILD_PROGRAM, dir], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   child.stdin.on('error', () => undefined);
 
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => (stdout += chunk));
   let stderr = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => {
@@ -116,4 +106,5 @@ async function createInChild(dir: string): Promise<void> {
       `Could not create the embedded database in ${dir}: ${stderr.trim() || `exit code ${code}`}`,
     );
   }
+  return JSON.parse(stdout) as string[];
 }

@@ -9,11 +9,19 @@ let instances = 0;
 /** A parameter as PostgreSQL's text format reads it; each statement casts its parameters. */
 function toText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
+  // An array literal, `{"a","b",NULL}`: every element quoted, so commas, braces and spaces in
+  // it are data; backslashes and quotes escaped.
+  if (Array.isArray(value)) return `{${value.map(toArrayElement).join(',')}}`;
   if (typeof value === 'string') return value;
   if (typeof value === 'boolean') return value ? 't' : 'f';
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   if (value instanceof Date) return value.toISOString();
   return JSON.stringify(value);
+}
+
+function toArrayElement(value: unknown): string {
+  const text = toText(value);
+  return text === null ? 'NULL' : `"${text.replace(/[\\"]/g, '\\$&')}"`;
 }
 
 /**

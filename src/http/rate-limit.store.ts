@@ -1,6 +1,4 @@
 import type { Store } from 'express-rate-limit';
-import { Redis } from 'ioredis';
-import { RedisStore } from 'rate-limit-redis';
 
 import type { Logger } from '../observability/logger.ts';
 
@@ -19,12 +17,17 @@ export interface RateLimitStores {
  * @param prefix - put before every key (`<prefix><limit name>:<caller>`), so deployments and
  *   tests sharing one Redis keep apart
  */
-export function rateLimitStores(
+export async function rateLimitStores(
   redisUrl: string | undefined,
   prefix: string,
   logger: Logger,
-): RateLimitStores {
+): Promise<RateLimitStores> {
   if (!redisUrl) return { create: () => undefined, close: () => Promise.resolve() };
+  // Loaded here, not at the top: a service without Redis does without their 12 MB.
+  const [{ Redis }, { RedisStore }] = await Promise.all([
+    import('ioredis'),
+    import('rate-limit-redis'),
+  ]);
 
   // One retry, then the command fails: a request is not held while Redis is away, and the
   // limiter lets it through (passOnStoreError) rather than failing every call.

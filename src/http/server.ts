@@ -149,7 +149,11 @@ export class HttpServer {
     this.express.use(
       webRoutes({ distDir: defaultWebDir(), playground: config.playground, logger }),
     );
-    this.rateLimitStores = rateLimitStores(config.redisUrl, config.rateLimits.redisPrefix, logger);
+    this.rateLimitStores = await rateLimitStores(
+      config.redisUrl,
+      config.rateLimits.redisPrefix,
+      logger,
+    );
     const limits = rateLimits(config.rateLimits, verifyToken, this.rateLimitStores, logger);
     this.express.use(['/graphql', '/api'], ...limits);
     this.express.use(restRoutes(app, verifyToken, (req) => this.publicUrlFor(req)));

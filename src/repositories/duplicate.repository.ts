@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { SqlRunner } from '../db/database.ts';
 import type { RequestCounts } from './image.repository.ts';
 
 /** One repeat of a URL: the image and the leader whose result it takes. */
@@ -33,7 +33,8 @@ export function findRepeats(images: Iterable<{ id: string; inputUrl: string }>):
  * worker processes there are.
  */
 export class DuplicateRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  /** Runs on the driver: `link` carries thousands of values (see `TransactionRunner`). */
+  constructor(private readonly sql: SqlRunner) {}
 
   /**
    * Points each follower at its leader, `LINK_BATCH` rows a statement. Run once, after the
@@ -44,11 +45,12 @@ export class DuplicateRepository {
   async link(links: readonly ImageLink[]): Promise<void> {
     for (let i = 0; i < links.length; i += LINK_BATCH) {
       const batch = links.slice(i, i + LINK_BATCH);
-      await this.prisma.$executeRaw`
-        UPDATE images i SET leader_id = u.leader_id
-        FROM unnest(${batch.map((l) => l.imageId)}::uuid[], ${batch.map((l) => l.leaderId)}::uuid[])
-          AS u(id, leader_id)
-        WHERE i.id = u.id AND i.leader_id IS NULL`;
+      await this.sql(
+        `UPDATE images i SET leader_id = u.leader_id
+         FROM unnest($1::uuid[], $2::uuid[]) AS u(id, leader_id)
+         WHERE i.id = u.id AND i.leader_id IS NULL`,
+        [batch.map((l) => l.imageId), batch.map((l) => l.leaderId)],
+      );
     }
   }
 
@@ -61,10 +63,11 @@ export class DuplicateRepository {
    * @returns the request's counters after the copy, or null when nothing was copied
    */
   async settleFollowers(imageId: string): Promise<RequestCounts | null> {
-    const rows = await this.prisma.$queryRaw<RequestCounts[]>`
+    const rows = await this.sql<RequestCounts>(
+      `
       WITH leader AS (
         SELECT l.* FROM images l
-        WHERE l.id = (SELECT coalesce(leader_id, id) FROM images WHERE id = ${imageId}::uuid)
+        WHERE l.id = (SELECT coalesce(leader_id, id) FROM images WHERE id = $1::uuid)
           AND l.status IN ('COMPLETED', 'FAILED')
       ), live AS (
         -- Locked first, so a cancel that commits meanwhile is seen (as in finishing an image).
@@ -90,7 +93,9 @@ export class DuplicateRepository {
           updated_at = now()
       WHERE r.id = (SELECT request_id FROM copied LIMIT 1)
       RETURNING r.id AS "requestId", r.total_images AS total,
-                r.completed_images AS completed, r.failed_images AS failed`;
+                r.completed_images AS completed, r.failed_images AS failed`,
+      [imageId],
+    );
     return rows[0] ?? null;
   }
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import type { TransactionRunner } from '../db/database.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type {
@@ -37,9 +38,6 @@ const INSERT_BATCH = 5_000;
  */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** A large upload's transaction may run for a while; it holds no network or CPU work. */
-const CREATE_TIMEOUT_MS = 120_000;
-
 type Row = Prisma.RequestGetPayload<object>;
 
 /** The images of `products` as column arrays of about INSERT_BATCH rows, built batch by batch. */
@@ -71,41 +69,61 @@ function toRecord(row: Row): RequestRecord {
 
 /** Requests, their products and images as the database stores them. */
 export class RequestRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly transaction: TransactionRunner,
+  ) {}
 
-  /** Stores a request with all its products and images in one transaction. */
+  /**
+   * Stores a request with all its products and images in one transaction, on the driver rather
+   * than through Prisma (see {@link TransactionRunner}): its batches carry thousands of values.
+   */
   async create(request: NewRequest, products: NewProduct[]): Promise<RequestRecord> {
     const totalImages = products.reduce((n, p) => n + p.images.length, 0);
 
-    const row = await this.prisma.$transaction(
-      async (tx) => {
-        const created = await tx.request.create({
-          data: { ...request, options: { ...request.options }, totalImages },
-        });
-        for (let i = 0; i < products.length; i += INSERT_BATCH) {
-          const batch = products.slice(i, i + INSERT_BATCH);
-          await tx.$executeRaw`
-            INSERT INTO products (id, request_id, serial_number, name, position)
-            SELECT u.id, ${request.id}::uuid, u.serial, u.name, u.position
-            FROM unnest(${batch.map((p) => p.id)}::uuid[], ${batch.map((p) => p.serialNumber)}::int[],
-                        ${batch.map((p) => p.name)}::text[], ${batch.map((p) => p.position)}::int[])
-              AS u(id, serial, name, position)`;
-          await yieldToEventLoop();
-        }
-        for (const batch of imageBatches(products)) {
-          await tx.$executeRaw`
-            INSERT INTO images (id, product_id, request_id, position, input_url)
-            SELECT u.id, u.product_id, ${request.id}::uuid, u.position, u.input_url
-            FROM unnest(${batch.ids}::uuid[], ${batch.productIds}::uuid[],
-                        ${batch.positions}::int[], ${batch.urls}::text[])
-              AS u(id, product_id, position, input_url)`;
-          await yieldToEventLoop();
-        }
-        return created;
-      },
-      { timeout: CREATE_TIMEOUT_MS, maxWait: CREATE_TIMEOUT_MS },
-    );
-    return toRecord(row);
+    await this.transaction(async (sql) => {
+      await sql(
+        `INSERT INTO requests (id, owner_id, file_name, webhook_url, options, total_images, updated_at)
+         VALUES ($1::uuid, $2::text, $3::text, $4::text, $5::jsonb, $6::int, now())`,
+        [
+          request.id,
+          request.ownerId,
+          request.fileName,
+          request.webhookUrl,
+          JSON.stringify(request.options),
+          totalImages,
+        ],
+      );
+      for (let i = 0; i < products.length; i += INSERT_BATCH) {
+        const batch = products.slice(i, i + INSERT_BATCH);
+        await sql(
+          `INSERT INTO products (id, request_id, serial_number, name, position)
+           SELECT u.id, $1::uuid, u.serial, u.name, u.position
+           FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[]) AS u(id, serial, name, position)`,
+          [
+            request.id,
+            batch.map((p) => p.id),
+            batch.map((p) => p.serialNumber),
+            batch.map((p) => p.name),
+            batch.map((p) => p.position),
+          ],
+        );
+        await yieldToEventLoop();
+      }
+      for (const batch of imageBatches(products)) {
+        await sql(
+          `INSERT INTO images (id, product_id, request_id, position, input_url)
+           SELECT u.id, u.product_id, $1::uuid, u.position, u.input_url
+           FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[])
+             AS u(id, product_id, position, input_url)`,
+          [request.id, batch.ids, batch.productIds, batch.positions, batch.urls],
+        );
+        await yieldToEventLoop();
+      }
+    });
+    const created = await this.findById(request.id);
+    if (!created) throw new Error(`The request ${request.id} just stored cannot be read back`);
+    return created;
   }
 
   /**
