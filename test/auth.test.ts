@@ -234,6 +234,27 @@ describe('time claims: exp, nbf and iat', () => {
   });
 });
 
+describe('npm run token, called wrongly or for help', () => {
+  it.each([
+    { args: ['--help'], code: 0, stream: 'stdout' },
+    { args: ['--bogus', 'alice'], code: 2, stream: 'stderr' },
+    { args: [], code: 2, stream: 'stderr' },
+  ] as const)(
+    '$args: exit $code with the usage line and no stack trace',
+    async ({ args, code, stream }) => {
+      const child = spawnNode(['--import', 'tsx', 'src/cli/token.ts', ...args], {
+        JWT_SECRET: 'token-cli-secret-that-is-long-enough-0123456789',
+      });
+      const exit = await child.waitForExit();
+      const output = child[stream].join('\n');
+
+      expect(exit.code).toBe(code);
+      expect(output).toContain('usage: npm run token -- <subject>');
+      expect([...child.stdout, ...child.stderr].join('\n')).not.toMatch(/\n\s+at /);
+    },
+  );
+});
+
 describe('token verification in the source', () => {
   it('never reads a token with jwt.decode( anywhere under src/', async () => {
     const files = (await readdir(SRC_DIR, { recursive: true })).filter((f) => f.endsWith('.ts'));

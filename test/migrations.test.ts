@@ -11,6 +11,7 @@ import { openDatabase } from '../src/db/database.ts';
 import {
   applyMigrations,
   diffMigrationsAgainstSchema,
+  findPrismaDir,
   migrationsUpToDate,
   MIGRATIONS_DIR,
   SCHEMA_FILE,
@@ -242,6 +243,17 @@ describe.skipIf(skipPostgres)('openDatabase on a fresh PostgreSQL database', () 
     expect(opened.map((r) => r.status)).toEqual(Array(4).fill('fulfilled'));
     expect(applied.flat()).toEqual(migrationNames);
     expect(rows).toEqual(expectedRows);
+  });
+});
+
+describe('where prisma/ is found from src/db or dist/src/db', () => {
+  it('is the project root, also when the checkout sits under a directory called dist', async () => {
+    const root = path.join(await tempDir(), 'dist', 'checkout');
+    await mkdir(path.join(root, 'prisma'), { recursive: true });
+    await writeFile(path.join(root, 'prisma', 'schema.prisma'), '');
+
+    expect(findPrismaDir(path.join(root, 'src', 'db'))).toBe(path.join(root, 'prisma'));
+    expect(findPrismaDir(path.join(root, 'dist', 'src', 'db'))).toBe(path.join(root, 'prisma'));
   });
 });
 

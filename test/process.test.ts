@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -30,6 +31,7 @@ import {
 } from './helpers/process.ts';
 import type { GraphQLResponse } from './helpers/service.ts';
 import { testShape } from './helpers/shape.ts';
+import { within } from './helpers/ws.ts';
 
 const JWT_SECRET = 'process-test-secret-long-enough-for-hs256-0123456789';
 const REQUESTS_QUERY = '{ requests { edges { cursor } } }';
@@ -356,6 +358,32 @@ describeEmbedded('the embedded database at first start', () => {
 
       expect(answer).toMatchObject({ status: 200, data: { requests: { edges: [] } } });
       expect(await buildDirs(dataDir)).toEqual([]);
+    },
+    SPAWNS,
+  );
+
+  it(
+    'lets Ctrl-C while making it (SIGINT to the whole process group) stop the start with exit 0 and the database whole',
+    async () => {
+      const dataDir = await makeTempDir();
+      // A group of its own, as a terminal gives the command it runs: Ctrl-C signals all of it.
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: process.cwd(),
+        env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, JWT_SECRET },
+        detached: true,
+        stdio: 'ignore',
+      });
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      try {
+        await expect.poll(() => buildDirs(dataDir), { timeout: 20_000 }).toHaveLength(1);
+        process.kill(-(child.pid ?? 0), 'SIGINT');
+
+        expect(await within(exited, 60_000, 'the service to finish its start and stop')).toBe(0);
+        expect(await readFile(path.join(dataDir, 'db', 'PG_VERSION'), 'utf8')).toMatch(/^\d+/);
+        expect(await buildDirs(dataDir)).toEqual([]);
+      } finally {
+        if (child.exitCode === null) process.kill(-(child.pid ?? 0), 'SIGKILL');
+      }
     },
     SPAWNS,
   );

@@ -151,4 +151,12 @@ describe.skipIf(skip)('rate limits of deployments apart by QUEUE_PREFIX', () => 
       true,
     );
   });
+
+  it('names its Redis connection after the prefix too, as every other connection is', async () => {
+    const clients = String(await redis.client('LIST'));
+    const names = [...clients.matchAll(/ name=(\S*)/g)].map((match) => match[1] ?? '');
+
+    expect(names).toContain(`${prefixes.a}:rate-limit`);
+    expect(names).not.toContain('rate-limits');
+  });
 });

@@ -9,17 +9,34 @@ import { signToken } from '../auth/jwt.ts';
 import { loadOrCreateSecret } from '../auth/jwt-secret.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    admin: { type: 'boolean', default: false },
-    'expires-in': { type: 'string', default: '86400' },
-  },
-});
+const USAGE = 'usage: npm run token -- <subject> [--admin] [--expires-in <seconds>]';
+
+function readArgs() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        admin: { type: 'boolean', default: false },
+        'expires-in': { type: 'string', default: '86400' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error: unknown) {
+    // An option it does not know: say which, and how to call it, without a stack trace.
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
+const { positionals, values } = readArgs();
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const subject = positionals[0];
 const expiresInSec = Number(values['expires-in']);
 if (!subject || !Number.isInteger(expiresInSec) || expiresInSec <= 0) {
-  console.error('usage: npm run token -- <subject> [--admin] [--expires-in <seconds>]');
+  console.error(USAGE);
   process.exit(2);
 }
 

@@ -91,17 +91,28 @@ async function openPGlite(options: DatabaseOptions): Promise<Database> {
 
   const prisma = new PrismaClient({ adapter: factory });
   const statements = new PGlitePreparedStatements(pglite);
+  let transactions = 0;
   return {
     prisma,
     sql: (text, params) => statements.run(text, params),
-    transaction: (work) =>
-      pglite.transaction((tx) =>
-        work(async <T>(text: string, params: readonly unknown[]) => {
-          return (await tx.query<T>(text, [...params])).rows;
-        }),
-      ),
+    transaction: async (work) => {
+      transactions += 1;
+      try {
+        return await pglite.transaction((tx) =>
+          work(async <T>(text: string, params: readonly unknown[]) => {
+            return (await tx.query<T>(text, [...params])).rows;
+          }),
+        );
+      } finally {
+        transactions -= 1;
+      }
+    },
     kind: 'pglite',
     ping: async () => {
+      // PGlite runs one statement at a time: while a transaction of ours holds it (a large
+      // upload's, for seconds) a ping would wait behind it and read as down, yet the database
+      // is answering that transaction.
+      if (transactions > 0) return;
       await pglite.query('SELECT 1');
     },
     close: async () => {
@@ -150,7 +161,16 @@ async function inPostgresTransaction<T>(
   work: (sql: SqlRunner) => Promise<T>,
 ): Promise<T> {
   const client = await pool.connect();
-  let broken = false;
+  // An object, not a `let`: the listener and the catch below both set it.
+  const connection = { broken: false };
+  // A checked-out client has no listener of the pool's: a connection that dies meanwhile (the
+  // server restarts, an administrator ends the backend) would emit an 'error' nobody handles,
+  // and that ends the process. Here it only marks the client broken; the statement that was
+  // running fails on its own.
+  const onError = () => {
+    connection.broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await work(
@@ -161,10 +181,12 @@ async function inPostgresTransaction<T>(
     return result;
   } catch (error: unknown) {
     // A connection that cannot even roll back is dropped rather than handed to the next caller.
-    await client.query('ROLLBACK').catch(() => (broken = true));
+    await client.query('ROLLBACK').catch(() => (connection.broken = true));
     throw error;
   } finally {
-    client.release(broken);
+    // A dropped client keeps the listener: it may still report its end after release.
+    if (!connection.broken) client.off('error', onError);
+    client.release(connection.broken);
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,11 +8,16 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 
 import { openSchemaEngine } from './schema-engine.ts';
 
-/** `prisma/` at the project root, found from this file in `src/db` or `dist/src/db`. */
-function findPrismaDir(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const up = here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
-  return path.resolve(here, up, 'prisma');
+/**
+ * `prisma/` at the project root, found from this file in `src/db` or `dist/src/db`: the build
+ * does not copy `prisma/` into `dist/`, so the first of the two places that holds it. (Not by
+ * the path's names: a checkout may itself sit under a directory called `dist`.)
+ */
+export function findPrismaDir(here = path.dirname(fileURLToPath(import.meta.url))): string {
+  const fromSources = path.resolve(here, '../..', 'prisma');
+  return existsSync(path.join(fromSources, 'schema.prisma'))
+    ? fromSources
+    : path.resolve(here, '../../..', 'prisma');
 }
 
 export const PRISMA_DIR = findPrismaDir();

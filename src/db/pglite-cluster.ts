@@ -83,6 +83,10 @@ function loaderOptions(): string[] {
 async function createInChild(dir: string): Promise<string[]> {
   const child = spawn(process.execPath, [...loaderOptions(), CHILD_PROGRAM, dir], {
     stdio: ['pipe', 'pipe', 'pipe'],
+    // A process group of its own: Ctrl-C in a terminal signals the whole foreground group, and
+    // the service stops cleanly once started, which it cannot do if the child dies under it.
+    // Should the service go, the child still ends, by its standard input closing.
+    detached: true,
   });
   child.stdin.on('error', () => undefined);
 
@@ -95,16 +99,19 @@ async function createInChild(dir: string): Promise<string[]> {
     if (stderr.length < 2_000) stderr += chunk;
   });
 
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', resolve);
-  });
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>(
+    (resolve, reject) => {
+      child.once('error', reject);
+      child.once('close', (exitCode, exitSignal) => {
+        resolve([exitCode, exitSignal]);
+      });
+    },
+  );
   child.stdin.destroy();
   if (code !== 0) {
     await rm(dir, { recursive: true, force: true });
-    throw new DatabaseDirError(
-      `Could not create the embedded database in ${dir}: ${stderr.trim() || `exit code ${code}`}`,
-    );
+    const reason = stderr.trim() || (signal ? `stopped by ${signal}` : `exit code ${code}`);
+    throw new DatabaseDirError(`Could not create the embedded database in ${dir}: ${reason}`);
   }
   return JSON.parse(stdout) as string[];
 }

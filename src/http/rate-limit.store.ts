@@ -31,7 +31,11 @@ export async function rateLimitStores(
 
   // One retry, then the command fails: a request is not held while Redis is away, and the
   // limiter lets it through (passOnStoreError) rather than failing every call.
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectionName: 'rate-limits' });
+  // Named after the key prefix, as every other connection is after QUEUE_PREFIX (`CLIENT LIST`).
+  const redis = new Redis(redisUrl, {
+    maxRetriesPerRequest: 1,
+    connectionName: prefix.replace(/:+$/, ''),
+  });
   let lastError = '';
   redis.on('error', (error: Error) => {
     // ioredis repeats the same error on every reconnect attempt: one line per change is enough.
