@@ -159,4 +159,26 @@ describe.skipIf(skip)('rate limits of deployments apart by QUEUE_PREFIX', () => 
     expect(names).toContain(`${prefixes.a}:rate-limit`);
     expect(names).not.toContain('rate-limits');
   });
+
+  it('names it with a prefix Redis would refuse as a name, spaces and accents made `-`', async () => {
+    const prefix = `${base} é:`;
+    const service = await startTestService({
+      REDIS_URL: redisUrl,
+      QUEUE_PREFIX: `${base}-c`,
+      RATE_LIMIT_REDIS_PREFIX: prefix,
+    });
+    try {
+      // Named once connected, which may come after the service listens.
+      const names = async () =>
+        [...String(await redis.client('LIST')).matchAll(/ name=(\S*)/g)].map(
+          (match) => match[1] ?? '',
+        );
+
+      await expect.poll(names, { timeout: 5_000 }).toContain(`${base}--`);
+    } finally {
+      await service.stop();
+      const keys = await redis.keys(`${base} *`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
+  });
 });

@@ -32,9 +32,12 @@ export async function rateLimitStores(
   // One retry, then the command fails: a request is not held while Redis is away, and the
   // limiter lets it through (passOnStoreError) rather than failing every call.
   // Named after the key prefix, as every other connection is after QUEUE_PREFIX (`CLIENT LIST`).
+  // Redis refuses names with spaces or other special characters, and ioredis then drops the
+  // name in silence: those characters become `-`.
+  const name = prefix.replace(/:+$/, '').replace(/[^A-Za-z0-9_.:-]/g, '-');
   const redis = new Redis(redisUrl, {
     maxRetriesPerRequest: 1,
-    connectionName: prefix.replace(/:+$/, ''),
+    connectionName: name || 'rate-limits',
   });
   let lastError = '';
   redis.on('error', (error: Error) => {
