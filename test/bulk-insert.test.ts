@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -21,6 +18,7 @@ import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { RequestFinalizer } from '../src/processing/request.finalizer.ts';
 import { RequestService } from '../src/services/request.service.ts';
 import { fixtureCsv } from './helpers/image-server.ts';
+import { openTempPGlite } from './helpers/pglite.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
 import { createTestDatabase, dropTestDatabase, skipWithoutPostgres } from './helpers/postgres.ts';
 
@@ -130,17 +128,7 @@ function describeBulkInsert(
 }
 
 describe('a request of 25,000 products × 3 URLs stored on PGlite', () => {
-  describeBulkInsert(async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'bulk-insert-'));
-    const db = await openDatabase({ url: undefined, pgliteDir: path.join(dir, 'db'), poolSize: 1 });
-    return {
-      db,
-      close: async () => {
-        await db.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  });
+  describeBulkInsert(() => openTempPGlite('bulk-insert'));
 });
 
 describe.skipIf(skipPostgres)('a request of 25,000 products × 3 URLs stored on PostgreSQL', () => {
@@ -163,13 +151,8 @@ describe('a CSV whose rows are rejected', () => {
   let close = () => Promise.resolve();
 
   beforeAll(async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'bulk-insert-'));
-    db = await openDatabase({ url: undefined, pgliteDir: path.join(dir, 'db'), poolSize: 1 });
+    ({ db, close } = await openTempPGlite('bulk-insert'));
     prisma = db.prisma;
-    close = async () => {
-      await db.close();
-      await rm(dir, { recursive: true, force: true });
-    };
   });
   afterAll(async () => {
     await close();

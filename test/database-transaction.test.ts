@@ -1,12 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/database.ts';
+import { openTempPGlite } from './helpers/pglite.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
 import { createTestDatabase, dropTestDatabase, skipWithoutPostgres } from './helpers/postgres.ts';
 import { deferred, within } from './helpers/ws.ts';
@@ -56,17 +54,13 @@ describe.skipIf(skipPostgres)(
 );
 
 describe('the embedded database while a transaction holds it', () => {
-  let dir: string;
   let db: Database;
+  let close = () => Promise.resolve();
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'database-transaction-'));
-    db = await openDatabase({ url: undefined, pgliteDir: path.join(dir, 'db'), poolSize: 1 });
+    ({ db, close } = await openTempPGlite('database-transaction'));
   });
-  afterAll(async () => {
-    await db.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  afterAll(() => close());
 
   // PGlite runs one statement at a time; a large upload's transaction holds it for seconds, and
   // /readyz used to report the database down meanwhile.

@@ -1,7 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -10,6 +7,7 @@ import { openDatabase } from '../src/db/database.ts';
 import type { ImageOutcome, ProcessingOptions } from '../src/domain/request.ts';
 import { ImageRepository } from '../src/repositories/image.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
+import { openTempPGlite } from './helpers/pglite.ts';
 import { createTestDatabase, dropTestDatabase, skipWithoutPostgres } from './helpers/postgres.ts';
 
 const skipPostgres = await skipWithoutPostgres();
@@ -114,17 +112,7 @@ function describeImageRows(
 }
 
 describe('image rows on PGlite', () => {
-  describeImageRows(async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'image-rows-'));
-    const db = await openDatabase({ url: undefined, pgliteDir: path.join(dir, 'db'), poolSize: 1 });
-    return {
-      db,
-      close: async () => {
-        await db.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
-  });
+  describeImageRows(() => openTempPGlite('image-rows'));
 });
 
 describe.skipIf(skipPostgres)('image rows on PostgreSQL', () => {
