@@ -9,7 +9,7 @@ import { Metrics } from './observability/metrics.ts';
 import type { WebhookAttemptOutcome } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import type { Downloader } from './processing/image.downloader.ts';
-import { ImageProcessor } from './processing/image.processor.ts';
+import { ImageProcessor, JOBS_PER_IMAGE_SLOT } from './processing/image.processor.ts';
 import { RecoverySweep } from './processing/recovery.ts';
 import type { RecoveryOptions } from './processing/recovery.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
@@ -92,6 +92,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     finalizer,
     download: (url) => downloader.download(url),
     maxPixels: config.processing.maxImagePixels,
+    concurrency: config.processing.concurrency,
     logger,
     metrics,
   });
@@ -188,7 +189,8 @@ async function createDeliveries(
  */
 export async function startWorker(app: App, recovery?: RecoveryOptions): Promise<void> {
   configureSharp(app.config.processing.concurrency, app.config.processing.vipsThreads);
-  app.queue.process((job) => app.processor.handle(job), app.config.processing.concurrency);
+  const { concurrency } = app.config.processing;
+  app.queue.process((job) => app.processor.handle(job), concurrency * JOBS_PER_IMAGE_SLOT);
   app.deliveries.start();
   await app.recovery.start(recovery);
 }
@@ -196,6 +198,8 @@ export async function startWorker(app: App, recovery?: RecoveryOptions): Promise
 /** Closes what `createApp` opened, waiting up to `graceMs` for images being processed. */
 export async function closeApp(app: App, graceMs: number): Promise<void> {
   await app.recovery.stop();
+  // Jobs waiting for an image slot give their images back at once; claimed ones finish.
+  app.processor.stop();
   await app.queue.close(graceMs);
   app.downloader.close();
   await app.deliveries.stop();

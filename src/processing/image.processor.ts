@@ -1,5 +1,8 @@
 import { performance } from 'node:perf_hooks';
 
+import pLimit from 'p-limit';
+import type { LimitFunction } from 'p-limit';
+
 import type { ImageOutcome, ImageRecord, ProcessingOptions } from '../domain/request.ts';
 import { progressOf } from '../domain/request.ts';
 import type { EventBus } from '../events/event-bus.ts';
@@ -7,6 +10,7 @@ import { ImageTransformError, transformImage } from '../images/image.transformer
 import type { Logger } from '../observability/logger.ts';
 import { withLogContext } from '../observability/logger.ts';
 import type { Metrics } from '../observability/metrics.ts';
+import { JobNotStartedError } from '../queue/queue.ts';
 import type { ImageJob } from '../queue/queue.ts';
 import type { DuplicateRepository } from '../repositories/duplicate.repository.ts';
 import type {
@@ -29,6 +33,12 @@ export interface ImageProcessorDeps {
   finalizer: RequestFinalizer;
   download: (url: string) => Promise<Buffer>;
   maxPixels: number;
+  /**
+   * Images claimed, downloaded, encoded and stored at once (`WORKER_CONCURRENCY`). The queue may
+   * run more jobs than this (see {@link JOBS_PER_IMAGE_SLOT}); the others wait for a slot or
+   * record an outcome.
+   */
+  concurrency: number;
   logger: Logger;
   metrics: Metrics;
 }
@@ -55,12 +65,46 @@ const STORAGE_MESSAGES: Record<StorageErrorCode, string> = {
 };
 
 /**
- * Processes one image job: fetch, re-encode, store, record, announce; and ends the request
- * when this was its last image. No database transaction is open during the download or the
- * encode. Running a job twice is harmless: only the first recorded outcome counts.
+ * Jobs the queue should run at once for each image slot. An image holds a slot while it is
+ * claimed, downloaded, encoded and stored; recording its outcome after that is a database round
+ * trip (on the embedded database, work on the thread that runs everything else) made outside
+ * the slot. With one more job per slot, that round trip overlaps the next image's download
+ * instead of leaving a slot idle. A job waiting for a slot has not claimed its image: the image
+ * reads PENDING until a slot is free.
+ */
+export const JOBS_PER_IMAGE_SLOT = 2;
+
+/** An image claimed and produced in a slot, waiting to be recorded. */
+interface Taken extends Produced {
+  claimed: ClaimedImage;
+  durationMs: number;
+}
+
+/**
+ * Processes one image job: in one of the image slots, claim, fetch, re-encode and store; then,
+ * out of the slot, record, announce, and end the request when this was its last image. No
+ * database transaction is open during the download or the encode. Running a job twice is
+ * harmless: only the first recorded outcome counts.
  */
 export class ImageProcessor {
-  constructor(private readonly deps: ImageProcessorDeps) {}
+  /** The image slots: at most `deps.concurrency` images between claim and stored file. */
+  private readonly slots: LimitFunction;
+  private stopping = false;
+  /** Jobs waiting for a slot, each with what gives it back when the processor stops. */
+  private readonly waiting = new Set<() => void>();
+
+  constructor(private readonly deps: ImageProcessorDeps) {
+    this.slots = pLimit(deps.concurrency);
+  }
+
+  /**
+   * Starts no further image: jobs waiting for a slot, and any job handed over from now on,
+   * reject with JobNotStartedError, their images untouched. Images already claimed finish.
+   */
+  stop(): void {
+    this.stopping = true;
+    for (const giveBack of [...this.waiting]) giveBack();
+  }
 
   handle(job: ImageJob): Promise<void> {
     const fields = { requestId: job.requestId, imageId: job.imageId };
@@ -68,8 +112,52 @@ export class ImageProcessor {
   }
 
   private async run(job: ImageJob): Promise<void> {
-    const { images, logger } = this.deps;
-    const claimed = await images.claim(job.imageId);
+    const taken = await this.inSlot(job);
+    if (taken) await this.record(job, taken);
+  }
+
+  /**
+   * Waits for a slot, then claims and produces the image in it. Resolves null when the image
+   * needed no work (see `claimOrSettle`).
+   *
+   * @throws JobNotStartedError when the processor stops before the job has a slot
+   */
+  private inSlot(job: ImageJob): Promise<Taken | null> {
+    if (this.stopping) return Promise.reject(new JobNotStartedError());
+    return new Promise<Taken | null>((resolve, reject) => {
+      let started = false;
+      const giveBack = () => {
+        if (!started) reject(new JobNotStartedError());
+      };
+      this.waiting.add(giveBack);
+      this.slots(async () => {
+        // A job given back still holds its place in the slots' queue; it passes through.
+        if (this.stopping) throw new JobNotStartedError();
+        started = true;
+        this.waiting.delete(giveBack);
+        return this.claimAndProduce(job);
+      })
+        .then(resolve, reject)
+        .finally(() => this.waiting.delete(giveBack));
+    });
+  }
+
+  private async claimAndProduce(job: ImageJob): Promise<Taken | null> {
+    const claimed = await this.claimOrSettle(job);
+    if (!claimed) return null;
+    const started = performance.now();
+    const produced = await this.produce(claimed);
+    return { ...produced, claimed, durationMs: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * Claims the job's image and announces it. An image that needs no work of its own, a follower
+   * of a repeated URL or one already done, is settled here instead.
+   *
+   * @returns the claimed image, or null when there is nothing to process
+   */
+  private async claimOrSettle(job: ImageJob): Promise<ClaimedImage | null> {
+    const claimed = await this.deps.images.claim(job.imageId);
     if (!claimed) {
       // A follower of a repeated URL, or a repeat: takes its leader's result if it is ready.
       const counts = await this.deps.duplicates.settleFollowers(job.imageId);
@@ -77,7 +165,7 @@ export class ImageProcessor {
       // A repeat may be the retry of a run whose image was recorded but whose request could not
       // end (the store was down): ending it is idempotent, so try again here.
       else await this.endIfDone(job.requestId);
-      return;
+      return null;
     }
     await this.deps.events.publish({
       requestId: job.requestId,
@@ -86,10 +174,15 @@ export class ImageProcessor {
       image: claimed.image,
       at: Date.now(),
     });
+    return claimed;
+  }
 
-    const started = performance.now();
-    const { outcome, reason, address } = await this.produce(claimed);
-    const durationMs = Math.round(performance.now() - started);
+  /** Records a produced image's outcome, copies it to its repeats, and announces it. */
+  private async record(
+    job: ImageJob,
+    { claimed, outcome, reason, address, durationMs }: Taken,
+  ): Promise<void> {
+    const { images, logger } = this.deps;
     const finished = await images.finish(job.imageId, outcome);
     if (!finished) {
       logger.debug('image result not recorded: recorded before, or its request has ended', {

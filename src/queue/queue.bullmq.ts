@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/logger.ts';
 import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
+import { JobNotStartedError } from './queue.ts';
 import type { ImageJob, ImageJobHandler, JobQueue, Revived } from './queue.ts';
 import { settleWithin } from './settle.ts';
 
@@ -258,6 +259,10 @@ export class BullMqQueue implements JobQueue {
     this.running.set(id, { job, token, done: done.catch(() => undefined), release });
     try {
       if ((await Promise.race([done, handedBack])) === 'handed back') throw new WaitingError();
+    } catch (error: unknown) {
+      if (!(error instanceof JobNotStartedError)) throw error;
+      await this.handBack(job, token);
+      throw new WaitingError();
     } finally {
       this.running.delete(id);
     }

@@ -10,8 +10,23 @@ export interface Revived {
   stalled: string[];
 }
 
-/** Runs one job; a rejection means the job should be tried again later. */
+/**
+ * Runs one job; a rejection means the job should be tried again later, and a rejection with
+ * {@link JobNotStartedError} that it was given back untouched.
+ */
 export type ImageJobHandler = (job: ImageJob) => Promise<void>;
+
+/**
+ * A handler's answer for a job it gave back without starting it (its worker is stopping). The
+ * queue returns the job to the waiting list for another worker, counting no attempt; the
+ * in-process queue drops it, and the next start enqueues its unfinished image again.
+ */
+export class JobNotStartedError extends Error {
+  constructor() {
+    super('The worker is stopping: the job was given back without being started');
+    this.name = 'JobNotStartedError';
+  }
+}
 
 /**
  * Carries image jobs from the API to the workers. The database stays the record of what is
