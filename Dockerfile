@@ -61,4 +61,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 
 # Node is PID 1 and the service handles SIGTERM itself: it stops taking work, finishes what it
 # holds (up to SHUTDOWN_GRACE_MS) and exits 0.
-CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=4", "--heap-growing-percent=100", "dist/src/main.js"]

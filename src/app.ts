@@ -71,7 +71,11 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   });
   const queue = await createQueue(config, logger);
   const events = await createEventBus(config, logger);
-  const metrics = new Metrics({ queueDepth: () => queue.depth() });
+  // Jobs a worker has taken but that wait for an image slot are still waiting; `processor` is
+  // made below, before any scrape.
+  const metrics = new Metrics({
+    queueDepth: async (): Promise<number> => (await queue.depth()) + processor.waitingForSlot,
+  });
 
   const requests = new RequestRepository(db.prisma, db.transaction);
   const images = new ImageRepository(db.prisma, db.sql);
@@ -190,7 +194,11 @@ async function createDeliveries(
 export async function startWorker(app: App, recovery?: RecoveryOptions): Promise<void> {
   configureSharp(app.config.processing.concurrency, app.config.processing.vipsThreads);
   const { concurrency } = app.config.processing;
-  app.queue.process((job) => app.processor.handle(job), concurrency * JOBS_PER_IMAGE_SLOT);
+  // A BullMQ job a worker has taken is locked to it, and counted as stalled when the worker
+  // dies: jobs waiting here for a slot would be kept from other workers and count crashes they
+  // had no part in. So with BullMQ a worker takes only as many jobs as it has slots.
+  const jobs = app.queue.kind === 'memory' ? concurrency * JOBS_PER_IMAGE_SLOT : concurrency;
+  app.queue.process((job) => app.processor.handle(job), jobs);
   app.deliveries.start();
   await app.recovery.start(recovery);
 }

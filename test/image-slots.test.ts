@@ -1,17 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { Queue } from 'bullmq';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { RequestWithProductsDocument } from './generated/graphql.ts';
+import { IMAGE_QUEUE_NAME } from '../src/queue/queue.bullmq.ts';
 import type { ImageServer } from './helpers/image-server.ts';
 import { IMAGES_DIR, startImageServer } from './helpers/image-server.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
 import { createTestDatabase, dropTestDatabase, skipWithoutPostgres } from './helpers/postgres.ts';
 import type { TestService, UploadBody } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
-import { testShape } from './helpers/shape.ts';
+import { scrape, valueOf } from './helpers/metrics.ts';
+import { redisUrl, skipWithoutRedis } from './helpers/redis.ts';
+import type { ShapeResources } from './helpers/shape.ts';
+import { productionResources, testShape } from './helpers/shape.ts';
 import { deferred, within } from './helpers/ws.ts';
 
 /**
@@ -22,6 +27,8 @@ import { deferred, within } from './helpers/ws.ts';
 
 const jpeg = await readFile(path.join(IMAGES_DIR, 'photo-landscape-0.3mp.jpg'));
 const skipPostgres = await skipWithoutPostgres();
+const skipBullMq = skipPostgres || (await skipWithoutRedis());
+const METRICS_TOKEN = 'metrics-token-for-the-slot-tests';
 
 function csvOf(urls: readonly string[]): string {
   return `S. No.,Product Name,Input Image Urls\n1,Lamp,"${urls.join(',')}"\n`;
@@ -157,7 +164,7 @@ describe('a worker that stops while a job waits for an image slot', () => {
 
   beforeAll(async () => {
     [service, images] = await Promise.all([
-      startTestService({ WORKER_CONCURRENCY: '1' }),
+      startTestService({ WORKER_CONCURRENCY: '1', METRICS_TOKEN }),
       startImageServer(),
     ]);
     images.route('/held.jpg', (_req, res) => {
@@ -180,6 +187,7 @@ describe('a worker that stops while a job waits for an image slot', () => {
     const id = await uploadId(service, urls);
     // One job holds the slot, downloading; a second waits for the slot; the third is queued.
     await within(firstAsked.promise, 10_000, 'the first download');
+    const { samples } = await scrape(service.url, METRICS_TOKEN);
 
     service.service.app.processor.stop();
     held[0]?.();
@@ -192,10 +200,68 @@ describe('a worker that stops while a job waits for an image slot', () => {
     const { data } = await service.graphql(RequestWithProductsDocument, { id });
     const statuses = data?.request?.products.edges[0]?.node.images.map((i) => i.status);
 
+    expect(valueOf(samples, 'image_pipeline_queue_depth')).toBe(2);
     expect(recorded).toBe(true);
     expect(images.hits.get('/held.jpg')).toBe(1);
     expect(statuses).toEqual(['COMPLETED', 'PENDING', 'PENDING']);
     expect(data?.request?.status).toBe('PROCESSING');
+  });
+});
+
+describe.skipIf(skipBullMq)('a BullMQ worker with one image slot', () => {
+  let resources: ShapeResources;
+  let service: TestService;
+  let images: ImageServer;
+  let queue: Queue;
+  const held: (() => void)[] = [];
+  const firstAsked = deferred();
+  let holding = true;
+
+  beforeAll(async () => {
+    resources = await productionResources();
+    [service, images] = await Promise.all([
+      startTestService({ ...resources.env, WORKER_CONCURRENCY: '1' }),
+      startImageServer(),
+    ]);
+    images.route('/held.jpg', (_req, res) => {
+      const send = () => {
+        if (res.headersSent) return;
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length });
+        res.end(jpeg);
+      };
+      if (holding) held.push(send);
+      else send();
+      firstAsked.resolve();
+    });
+    queue = new Queue(IMAGE_QUEUE_NAME, {
+      connection: {
+        host: new URL(redisUrl).hostname,
+        port: Number(new URL(redisUrl).port || 6379),
+      },
+      prefix: resources.env.QUEUE_PREFIX ?? '',
+    });
+  });
+  afterAll(async () => {
+    for (const send of held) send();
+    await queue.close();
+    await service.stop();
+    await images.close();
+    await resources.release();
+  });
+
+  it('takes one job at a time, leaving the others waiting for any worker', async () => {
+    const urls = [1, 2, 3].map((n) => `${images.url}/held.jpg?n=${n}`);
+    const id = await uploadId(service, urls);
+    await within(firstAsked.promise, 10_000, 'the first download');
+    // A second job taken now would be locked to this worker while it waited for the slot.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const counts = await queue.getJobCounts('active', 'waiting');
+    holding = false;
+    for (const send of held) send();
+    const status = await service.waitForEnd(id);
+
+    expect(counts).toEqual({ active: 1, waiting: 2 });
+    expect(status).toBe('COMPLETED');
   });
 });
 

@@ -9,7 +9,7 @@ import { figuresOf, rssGrowth, sizeLines } from './processing-report.ts';
 import type { SizeFigures } from './processing-report.ts';
 import type { ProcessingArgs, ProcessingMode, ProcessingRun } from './processing-types.ts';
 import { PROFILES_DIR } from './results.ts';
-import { ROOT, runChild } from './spawn.ts';
+import { ROOT, deploymentNodeOptions, runChild } from './spawn.ts';
 
 /**
  * Each size runs the modes in this order. It reads the same both ways, so a drift in machine
@@ -41,13 +41,18 @@ function argsFor(
   return args;
 }
 
+/**
+ * Every mode runs with the V8 options of `npm run start:prod`, the bare loop too, so the ratio
+ * compares the service as deployed with the same loop under the same collector settings.
+ */
+const CHILD_OPTIONS = { nodeArgs: deploymentNodeOptions() };
+
 async function runSize(n: number, options: BenchOptions, baseUrl: string): Promise<SizeFigures> {
   const runs: ProcessingRun[] = [];
   const order = Array.from({ length: options.repeat }, () => ORDER).flat();
   for (const [k, mode] of order.entries()) {
-    runs.push(
-      await runChild<ProcessingRun>('processing', argsFor(mode, n, options, baseUrl, `${n}-${k}`)),
-    );
+    const args = argsFor(mode, n, options, baseUrl, `${n}-${k}`);
+    runs.push(await runChild<ProcessingRun>('processing', args, CHILD_OPTIONS));
   }
 
   const of = (mode: ProcessingMode) => figuresOf(runs.filter((r) => r.mode === mode));
@@ -69,7 +74,7 @@ async function profileService(n: number, options: BenchOptions, baseUrl: string)
   await mkdir(PROFILES_DIR, { recursive: true });
   const profileFile = path.join(PROFILES_DIR, `processing-service-${n}.cpuprofile`);
   const args = { ...argsFor('service', n, options, baseUrl, `profile-${n}`), profileFile };
-  const run = await runChild<ProcessingRun>('processing', args);
+  const run = await runChild<ProcessingRun>('processing', args, CHILD_OPTIONS);
   return { run, summary: await summariseProfileFile(profileFile) };
 }
 

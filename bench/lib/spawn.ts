@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -9,6 +10,22 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 
 /** A child that has not answered by then is stopped and the bench fails. */
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
+
+/**
+ * The V8 options `npm run start:prod` gives Node (`--max-semi-space-size=4 …`), read from
+ * package.json so that a bench child runs the service's code as a deployment does.
+ *
+ * @throws Error when the script no longer has the shape `… exec node <options> dist/src/main.js`
+ */
+export function deploymentNodeOptions(): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  const script = pkg.scripts['start:prod'] ?? '';
+  const match = /\bexec node ((?:--[\w-]+(?:=\S+)? )*)dist\/src\/main\.js$/.exec(script);
+  if (!match) throw new Error(`Unexpected start:prod script in package.json: ${script}`);
+  return (match[1] ?? '').trim().split(' ').filter(Boolean);
+}
 
 export interface ChildOptions {
   /** Further options for the child's `node`, e.g. `--expose-gc`. */

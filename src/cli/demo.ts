@@ -127,7 +127,7 @@ function summary(view: RequestView): string {
   return [
     ...lines,
     '',
-    `${done.length} of ${images.length} images compressed, ${images.length - done.length} failed;`,
+    `${done.length} of ${images.length} images processed, ${images.length - done.length} failed;`,
     `${kb(bytesIn)} in, ${kb(bytesOut)} out (${(100 - (bytesOut / Math.max(bytesIn, 1)) * 100).toFixed(0)}% smaller).`,
   ].join('\n');
 }

@@ -65,12 +65,12 @@ const STORAGE_MESSAGES: Record<StorageErrorCode, string> = {
 };
 
 /**
- * Jobs the queue should run at once for each image slot. An image holds a slot while it is
+ * Jobs the in-process queue runs at once for each image slot. An image holds a slot while it is
  * claimed, downloaded, encoded and stored; recording its outcome after that is a database round
  * trip (on the embedded database, work on the thread that runs everything else) made outside
  * the slot. With one more job per slot, that round trip overlaps the next image's download
  * instead of leaving a slot idle. A job waiting for a slot has not claimed its image: the image
- * reads PENDING until a slot is free.
+ * reads PENDING until a slot is free. (BullMQ workers take one job per slot: see startWorker.)
  */
 export const JOBS_PER_IMAGE_SLOT = 2;
 
@@ -95,6 +95,11 @@ export class ImageProcessor {
 
   constructor(private readonly deps: ImageProcessorDeps) {
     this.slots = pLimit(deps.concurrency);
+  }
+
+  /** Jobs handed over that wait for an image slot, not yet started. */
+  get waitingForSlot(): number {
+    return this.waiting.size;
   }
 
   /**

@@ -166,7 +166,9 @@ export class BullMqQueue implements JobQueue {
     this.worker.on('failed', (job, error) => {
       if (!job) return;
       const fields = { requestId: job.data.requestId, imageId: job.data.imageId };
-      const spent = job.attemptsMade >= (job.opts.attempts ?? 1);
+      // A job failed for stalling too often is not retried, whatever attempts it has left.
+      const spent =
+        job.attemptsMade >= (job.opts.attempts ?? 1) || error.message === STALLED_TOO_OFTEN;
       if (spent) logger.error('image job gave up', { ...fields, error: error.message });
       else logger.warn('image job failed; retrying', { ...fields, error: error.message });
     });
