@@ -17,6 +17,7 @@ import { scrape, valueOf } from './helpers/metrics.ts';
 import { redisUrl, skipWithoutRedis } from './helpers/redis.ts';
 import type { ShapeResources } from './helpers/shape.ts';
 import { productionResources, testShape } from './helpers/shape.ts';
+import type { Deferred } from './helpers/ws.ts';
 import { deferred, within } from './helpers/ws.ts';
 
 /**
@@ -29,6 +30,41 @@ const jpeg = await readFile(path.join(IMAGES_DIR, 'photo-landscape-0.3mp.jpg'));
 const skipPostgres = await skipWithoutPostgres();
 const skipBullMq = skipPostgres || (await skipWithoutRedis());
 const METRICS_TOKEN = 'metrics-token-for-the-slot-tests';
+
+/** `/held.jpg` on a test's image server: each download waits until the test sends it. */
+interface HeldImages {
+  /** Resolves once the `n`-th download (from 0, in the order asked) has been asked for. */
+  asked(n: number): Promise<void>;
+  /** Sends the `n`-th download asked for, if it has been asked for. */
+  send(n: number): void;
+  /** Sends every download held, and from then on answers at once. */
+  releaseAll(): void;
+}
+
+function holdImages(images: ImageServer): HeldImages {
+  const sends: (() => void)[] = [];
+  const asked: Deferred<void>[] = [];
+  const askedAt = (n: number) => (asked[n] ??= deferred());
+  let holding = true;
+  images.route('/held.jpg', (_req, res) => {
+    const send = () => {
+      if (res.headersSent) return;
+      res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length });
+      res.end(jpeg);
+    };
+    askedAt(sends.length).resolve();
+    sends.push(send);
+    if (!holding) send();
+  });
+  return {
+    asked: (n) => askedAt(n).promise,
+    send: (n) => sends[n]?.(),
+    releaseAll: () => {
+      holding = false;
+      for (const send of sends) send();
+    },
+  };
+}
 
 function csvOf(urls: readonly string[]): string {
   return `S. No.,Product Name,Input Image Urls\n1,Lamp,"${urls.join(',')}"\n`;
@@ -82,102 +118,89 @@ describe('images downloaded at once', () => {
   });
 });
 
-describe.skipIf(skipPostgres)('an image whose outcome cannot be recorded yet', () => {
-  let database: TestDatabase | undefined;
-  let service: TestService;
-  let images: ImageServer;
-  let locker: pg.Client;
-  /** One entry per download asked for, in order: calling it sends the image. */
-  const held: (() => void)[] = [];
-  const firstAsked = deferred();
-  const secondAsked = deferred();
+// The in-process queue's overlap: a BullMQ worker takes one job per slot (the last describe), so
+// on the production shape there is nothing to overlap.
+describe.skipIf(skipPostgres || testShape === 'production')(
+  'an image whose outcome cannot be recorded yet',
+  () => {
+    let database: TestDatabase | undefined;
+    let service: TestService;
+    let images: ImageServer;
+    let locker: pg.Client;
+    let held: HeldImages;
 
-  beforeAll(async () => {
-    // The embedded database serves one connection; the lock below needs a second one.
-    if (testShape === 'embedded') database = await createTestDatabase();
-    [service, images] = await Promise.all([
-      startTestService({
-        WORKER_CONCURRENCY: '1',
-        ...(database && { DATABASE_URL: database.url }),
-      }),
-      startImageServer(),
-    ]);
-    images.route('/held.jpg', (_req, res) => {
-      held.push(() => {
-        if (res.headersSent) return;
-        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length });
-        res.end(jpeg);
-      });
-      (held.length === 1 ? firstAsked : secondAsked).resolve();
+    beforeAll(async () => {
+      // The embedded database serves one connection; the lock below needs a second one.
+      if (testShape === 'embedded') database = await createTestDatabase();
+      [service, images] = await Promise.all([
+        startTestService({
+          WORKER_CONCURRENCY: '1',
+          ...(database && { DATABASE_URL: database.url }),
+        }),
+        startImageServer(),
+      ]);
+      held = holdImages(images);
+      locker = new pg.Client({ connectionString: service.service.app.config.database.url });
+      await locker.connect();
     });
-    locker = new pg.Client({ connectionString: service.service.app.config.database.url });
-    await locker.connect();
-  });
-  afterAll(async () => {
-    for (const send of held) send();
-    await locker.query('ROLLBACK').catch(() => undefined);
-    await locker.end();
-    await service.stop();
-    await images.close();
-    if (database) await dropTestDatabase(database.name);
-  });
+    afterAll(async () => {
+      held.releaseAll();
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+      await service.stop();
+      await images.close();
+      if (database) await dropTestDatabase(database.name);
+    });
 
-  it('leaves its image slot to the next image, and both are counted once', async () => {
-    const id = await uploadId(service, [
-      `${images.url}/held.jpg?n=1`,
-      `${images.url}/held.jpg?n=2`,
-    ]);
-    // Either image may take the one slot first; the other waits for it.
-    await within(firstAsked.promise, 10_000, 'a first download');
+    it('leaves its image slot to the next image, and both are counted once', async () => {
+      const id = await uploadId(service, [
+        `${images.url}/held.jpg?n=1`,
+        `${images.url}/held.jpg?n=2`,
+      ]);
+      // Either image may take the one slot first; the other waits for it.
+      await within(held.asked(0), 10_000, 'a first download');
 
-    // Recording an outcome locks the request row first; while this transaction holds it, the
-    // first image can be downloaded, encoded and stored, but not recorded.
-    await locker.query('BEGIN');
-    await locker.query('SELECT id FROM requests WHERE id = $1 FOR UPDATE', [id]);
-    held[0]?.();
-    await within(
-      secondAsked.promise,
-      10_000,
-      'the second download while the first image is unrecorded',
-    );
-    held[1]?.();
-    const { rows } = await locker.query<{ completed: number }>(
-      'SELECT completed_images AS completed FROM requests WHERE id = $1',
-      [id],
-    );
-    await locker.query('COMMIT');
-    const status = await service.waitForEnd(id);
-    const { data } = await service.graphql(RequestWithProductsDocument, { id });
+      // Recording an outcome locks the request row first; while this transaction holds it, the
+      // first image can be downloaded, encoded and stored, but not recorded.
+      await locker.query('BEGIN');
+      await locker.query('SELECT id FROM requests WHERE id = $1 FOR UPDATE', [id]);
+      held.send(0);
+      await within(
+        held.asked(1),
+        10_000,
+        'the second download while the first image is unrecorded',
+      );
+      held.send(1);
+      const { rows } = await locker.query<{ completed: number }>(
+        'SELECT completed_images AS completed FROM requests WHERE id = $1',
+        [id],
+      );
+      await locker.query('COMMIT');
+      const status = await service.waitForEnd(id);
+      const { data } = await service.graphql(RequestWithProductsDocument, { id });
 
-    expect(rows[0]?.completed).toBe(0);
-    expect(status).toBe('COMPLETED');
-    expect(data?.request?.progress).toMatchObject({ total: 2, completed: 2, failed: 0 });
-    expect(images.hits.get('/held.jpg')).toBe(2);
-  });
-});
+      expect(rows[0]?.completed).toBe(0);
+      expect(status).toBe('COMPLETED');
+      expect(data?.request?.progress).toMatchObject({ total: 2, completed: 2, failed: 0 });
+      expect(images.hits.get('/held.jpg')).toBe(2);
+    });
+  },
+);
 
 describe('a worker that stops while a job waits for an image slot', () => {
   let service: TestService;
   let images: ImageServer;
-  const held: (() => void)[] = [];
-  const firstAsked = deferred();
+  let held: HeldImages;
 
   beforeAll(async () => {
     [service, images] = await Promise.all([
       startTestService({ WORKER_CONCURRENCY: '1', METRICS_TOKEN }),
       startImageServer(),
     ]);
-    images.route('/held.jpg', (_req, res) => {
-      held.push(() => {
-        if (res.headersSent) return;
-        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length });
-        res.end(jpeg);
-      });
-      firstAsked.resolve();
-    });
+    held = holdImages(images);
   });
   afterAll(async () => {
-    for (const send of held) send();
+    held.releaseAll();
     await service.stop();
     await images.close();
   });
@@ -186,11 +209,11 @@ describe('a worker that stops while a job waits for an image slot', () => {
     const urls = [1, 2, 3].map((n) => `${images.url}/held.jpg?n=${n}`);
     const id = await uploadId(service, urls);
     // One job holds the slot, downloading; a second waits for the slot; the third is queued.
-    await within(firstAsked.promise, 10_000, 'the first download');
+    await within(held.asked(0), 10_000, 'the first download');
     const { samples } = await scrape(service.url, METRICS_TOKEN);
 
     service.service.app.processor.stop();
-    held[0]?.();
+    held.send(0);
     const recorded = await waitUntilAsync(async () => {
       const { data } = await service.graphql(RequestWithProductsDocument, { id });
       return data?.request?.progress.completed === 1;
@@ -213,9 +236,7 @@ describe.skipIf(skipBullMq)('a BullMQ worker with one image slot', () => {
   let service: TestService;
   let images: ImageServer;
   let queue: Queue;
-  const held: (() => void)[] = [];
-  const firstAsked = deferred();
-  let holding = true;
+  let held: HeldImages;
 
   beforeAll(async () => {
     resources = await productionResources();
@@ -223,16 +244,7 @@ describe.skipIf(skipBullMq)('a BullMQ worker with one image slot', () => {
       startTestService({ ...resources.env, WORKER_CONCURRENCY: '1' }),
       startImageServer(),
     ]);
-    images.route('/held.jpg', (_req, res) => {
-      const send = () => {
-        if (res.headersSent) return;
-        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': jpeg.length });
-        res.end(jpeg);
-      };
-      if (holding) held.push(send);
-      else send();
-      firstAsked.resolve();
-    });
+    held = holdImages(images);
     queue = new Queue(IMAGE_QUEUE_NAME, {
       connection: {
         host: new URL(redisUrl).hostname,
@@ -242,7 +254,7 @@ describe.skipIf(skipBullMq)('a BullMQ worker with one image slot', () => {
     });
   });
   afterAll(async () => {
-    for (const send of held) send();
+    held.releaseAll();
     await queue.close();
     await service.stop();
     await images.close();
@@ -252,12 +264,11 @@ describe.skipIf(skipBullMq)('a BullMQ worker with one image slot', () => {
   it('takes one job at a time, leaving the others waiting for any worker', async () => {
     const urls = [1, 2, 3].map((n) => `${images.url}/held.jpg?n=${n}`);
     const id = await uploadId(service, urls);
-    await within(firstAsked.promise, 10_000, 'the first download');
+    await within(held.asked(0), 10_000, 'the first download');
     // A second job taken now would be locked to this worker while it waited for the slot.
     await new Promise((resolve) => setTimeout(resolve, 300));
     const counts = await queue.getJobCounts('active', 'waiting');
-    holding = false;
-    for (const send of held) send();
+    held.releaseAll();
     const status = await service.waitForEnd(id);
 
     expect(counts).toEqual({ active: 1, waiting: 2 });
