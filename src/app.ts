@@ -130,7 +130,14 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     processor,
     downloader,
     finalizer,
-    recovery: new RecoverySweep({ requests, images, queue, finalizer, logger }),
+    recovery: new RecoverySweep({
+      requests,
+      images,
+      queue,
+      finalizer,
+      giveUp: (job) => processor.giveUp(job),
+      logger,
+    }),
     repositories: { requests, images },
   };
 }

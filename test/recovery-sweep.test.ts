@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { RequestStatus } from '../src/domain/request.ts';
+import { GAVE_UP_MESSAGE } from '../src/processing/image.processor.ts';
 import type { ImageJob } from '../src/queue/queue.ts';
 import { IMAGE_QUEUE_NAME } from '../src/queue/queue.bullmq.ts';
 import type { ImageServer } from './helpers/image-server.ts';
@@ -134,7 +135,8 @@ describe.skipIf(skip)('the recovery sweep of a running worker', () => {
     let images: ImageServer;
     let failedReason: string | undefined;
     let stateAfterSweep: string;
-    let statusAfterSweep: RequestStatus | undefined;
+    let ended: RequestStatus;
+    let image: { status: string; error: string | null } | undefined;
 
     beforeAll(async () => {
       [resources, images] = await Promise.all([productionResources(), startImageServer()]);
@@ -163,6 +165,13 @@ describe.skipIf(skip)('the recovery sweep of a running worker', () => {
 
       worker = await startTestService({ ...resources.env, ROLE: 'worker' }, FAST_SWEEP);
       await untilLogged(worker, 'image job stalled too often');
+      ended = await api.waitForEnd(requestId);
+      const { items } = await api.service.app.repositories.requests.listProducts(
+        requestId,
+        1,
+        null,
+      );
+      image = items[0]?.images[0];
       const queue = new Queue<ImageJob>(IMAGE_QUEUE_NAME, {
         connection: { url: redisUrl },
         prefix,
@@ -171,7 +180,6 @@ describe.skipIf(skip)('the recovery sweep of a running worker', () => {
       stateAfterSweep = (await job?.getState()) ?? 'missing';
       await queue.close();
       connection.disconnect();
-      statusAfterSweep = (await api.service.app.repositories.requests.findById(requestId))?.status;
     });
     afterAll(async () => {
       await worker?.stop();
@@ -180,10 +188,14 @@ describe.skipIf(skip)('the recovery sweep of a running worker', () => {
       await images.close();
     });
 
-    it('leaves the job failed and logs it, and the request stays unfinished', () => {
+    it('does not retry the job', () => {
       expect(failedReason).toBe('job stalled more than allowable limit');
       expect(stateAfterSweep).toBe('failed');
-      expect(statusAfterSweep).not.toMatch(/^COMPLETED/);
+    });
+
+    it('records the image as failed, saying why, and ends the request', () => {
+      expect(image).toMatchObject({ status: 'FAILED', error: GAVE_UP_MESSAGE });
+      expect(ended).toBe('FAILED');
     });
   });
 });

@@ -65,6 +65,13 @@ const STORAGE_MESSAGES: Record<StorageErrorCode, string> = {
 };
 
 /**
+ * The error recorded on an image whose job the queue gave up on without an outcome: each run of
+ * it stopped its worker (a crash, a kill, a lost machine), so running it again could stop more.
+ */
+export const GAVE_UP_MESSAGE =
+  'The image could not be processed: its processing stopped the worker more than once, so it was not tried again.';
+
+/**
  * Jobs the in-process queue runs at once for each image slot. An image holds a slot while it is
  * claimed, downloaded, encoded and stored; recording its outcome after that is a database round
  * trip (on the embedded database, work on the thread that runs everything else) made outside
@@ -114,6 +121,30 @@ export class ImageProcessor {
   handle(job: ImageJob): Promise<void> {
     const fields = { requestId: job.requestId, imageId: job.imageId };
     return withLogContext(fields, () => this.run(job), false);
+  }
+
+  /**
+   * Records as FAILED, with {@link GAVE_UP_MESSAGE}, an image whose job the queue will not run
+   * again, copies that to its repeats, announces it, and ends the request if it was the last.
+   * Without this the image would stay unfinished, and its request would never end. An image
+   * that has an outcome already, or whose request has ended, is left as it is.
+   */
+  giveUp(job: ImageJob): Promise<void> {
+    const fields = { requestId: job.requestId, imageId: job.imageId };
+    return withLogContext(fields, () => this.recordGivenUp(job), false);
+  }
+
+  private async recordGivenUp(job: ImageJob): Promise<void> {
+    const { images, duplicates, metrics, logger } = this.deps;
+    const finished = await images.finish(job.imageId, { status: 'FAILED', error: GAVE_UP_MESSAGE });
+    if (!finished) {
+      await this.endIfDone(job.requestId);
+      return;
+    }
+    const counts = (await duplicates.settleFollowers(job.imageId)) ?? finished;
+    metrics.imageEnded('FAILED', 0, 'GAVE_UP');
+    logger.error('image recorded as failed: its job was given up', { error: GAVE_UP_MESSAGE });
+    await this.announce(job.requestId, counts, null);
   }
 
   private async run(job: ImageJob): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Logger } from '../observability/logger.ts';
-import type { JobQueue } from '../queue/queue.ts';
+import type { ImageJob, JobQueue } from '../queue/queue.ts';
 import type { ImageRepository } from '../repositories/image.repository.ts';
 import type { RequestRepository } from '../repositories/request.repository.ts';
 import type { RequestFinalizer } from './request.finalizer.ts';
@@ -30,6 +30,8 @@ export interface RecoveryDeps {
   images: ImageRepository;
   queue: JobQueue;
   finalizer: RequestFinalizer;
+  /** Records as failed an image whose job the queue will not run again (ImageProcessor.giveUp). */
+  giveUp: (job: ImageJob) => Promise<void>;
   logger: Logger;
 }
 
@@ -41,8 +43,8 @@ export interface RecoveryDeps {
  * process killed while enqueueing a large upload leaves images with no job at all. Nothing
  * else would bring them back, and their requests would stay unfinished for good. So every
  * worker process sweeps now and then: each request that has not ended and has been quiet for
- * a while gets its missing jobs added and its failed ones retried, while jobs that stalled
- * too often (they kill workers) are only logged. The first sweep, at start, takes every
+ * a while gets its missing jobs added and its failed ones retried, while the images of jobs that
+ * stalled too often (they likely kill workers) are recorded as failed, so the request ends. The first sweep, at start, takes every
  * unfinished request: what a crash or a stop left behind.
  *
  * Every step is idempotent (a job's id is its image's id, a retry of a job already retried does
@@ -115,7 +117,7 @@ export class RecoverySweep {
 
   /** @returns false when the request could not be recovered this time (logged) */
   private async recover(requestId: string): Promise<boolean> {
-    const { images, queue, finalizer, logger } = this.deps;
+    const { images, queue, finalizer, giveUp, logger } = this.deps;
     try {
       const imageIds = await images.listUnfinishedIds(requestId);
       // Its last image was recorded, but the request could not end then.
@@ -131,7 +133,11 @@ export class RecoverySweep {
         retried: revived.retried,
       });
       for (const imageId of revived.stalled) {
-        logger.error('image job stalled too often; not retried', { requestId, imageId });
+        logger.error('image job stalled too often; recording the image as failed', {
+          requestId,
+          imageId,
+        });
+        await giveUp({ imageId, requestId });
       }
       return true;
     } catch (error: unknown) {

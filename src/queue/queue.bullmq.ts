@@ -156,7 +156,8 @@ export class BullMqQueue implements JobQueue {
         concurrency,
         lockDuration: this.options.lockMs,
         stalledInterval: this.options.stalledIntervalMs,
-        // A job whose worker died twice is likely what kills workers; it fails instead.
+        // A job whose worker died a third time is likely what kills workers; it fails instead,
+        // and the recovery sweep records its image as failed.
         maxStalledCount: 2,
       },
     );

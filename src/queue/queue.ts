@@ -40,7 +40,8 @@ export interface JobQueue {
    * that spent their retries a fresh round. Safe to call from several processes at once.
    *
    * @returns how many failed jobs were retried, and the ids of the images whose jobs were left
-   * failed because they stalled too often (they likely kill workers, so they are not retried)
+   * failed because they stalled too often (they likely kill workers, so they are not retried:
+   * the caller records those images as failed)
    */
   revive(jobs: readonly ImageJob[]): Promise<Revived>;
   /** Starts taking jobs, at most `concurrency` at once. Called once, in worker processes. */
