@@ -109,9 +109,11 @@ async function measure(args: IngestionArgs): Promise<IngestionRun> {
     MAX_CSV_ROWS: String(Math.max(args.rows, 100_000)),
     MAX_IMAGES_PER_REQUEST: String(Math.max(urls, 300_000)),
     RATE_LIMIT_UPLOADS: '1000000',
-    ...(profileDir && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
   };
-  const service = await startRole(role, 'ingestion service', env, { compiled: true });
+  const service = await startRole(role, 'ingestion service', env, {
+    compiled: true,
+    ...(profileDir && { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }),
+  });
 
   try {
     const csv = generateCsv(args);

@@ -13,7 +13,7 @@ import { ImageProcessor, JOBS_PER_IMAGE_SLOT } from './processing/image.processo
 import { RecoverySweep } from './processing/recovery.ts';
 import type { RecoveryOptions } from './processing/recovery.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
-import type { JobQueue } from './queue/queue.ts';
+import type { JobQueue, UnfinishedImages } from './queue/queue.ts';
 import { MemoryQueue } from './queue/queue.memory.ts';
 import { DuplicateRepository } from './repositories/duplicate.repository.ts';
 import { ImageRepository } from './repositories/image.repository.ts';
@@ -69,7 +69,8 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       if (applied.length > 0) logger.info('database migrated', { applied });
     },
   });
-  const queue = await createQueue(config, logger);
+  const images = new ImageRepository(db.prisma, db.sql);
+  const queue = await createQueue(config, logger, images);
   const events = await createEventBus(config, logger);
   // Jobs a worker has taken but that wait for an image slot are still waiting; `processor` is
   // made below, before any scrape.
@@ -78,7 +79,6 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
   });
 
   const requests = new RequestRepository(db.prisma, db.transaction);
-  const images = new ImageRepository(db.prisma, db.sql);
   const duplicates = new DuplicateRepository(db.sql);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveries = await createDeliveries(config, logger, webhooks, (outcome) => {
@@ -111,7 +111,6 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
       maxNameLength: config.limits.nameLength,
     },
     finalizer,
-    duplicates,
     logger,
   );
 
@@ -158,11 +157,18 @@ async function createStorage(
 // The Redis adapters are loaded only when REDIS_URL is set: the embedded shape never pays for
 // BullMQ and ioredis at start.
 
-/** BullMQ when REDIS_URL is set, so every process shares the work; else in-process. */
-async function createQueue(config: Config, logger: Logger): Promise<JobQueue> {
-  if (!config.redisUrl) return new MemoryQueue();
+/**
+ * BullMQ when REDIS_URL is set, so every process shares the work; else in-process. Both read a
+ * request's images from `images` a page at a time when it is queued.
+ */
+async function createQueue(
+  config: Config,
+  logger: Logger,
+  images: UnfinishedImages,
+): Promise<JobQueue> {
+  if (!config.redisUrl) return new MemoryQueue(images, logger);
   const { BullMqQueue } = await import('./queue/queue.bullmq.ts');
-  return new BullMqQueue({ redisUrl: config.redisUrl, ...config.queue, logger });
+  return new BullMqQueue({ redisUrl: config.redisUrl, ...config.queue, images, logger });
 }
 
 /** Redis pub/sub when REDIS_URL is set, so subscribers on any process hear any worker. */

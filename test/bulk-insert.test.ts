@@ -8,12 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database, SqlRunner } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/database.ts';
 import type { ProcessingOptions } from '../src/domain/request.ts';
+import { productsInMemory } from '../src/csv/csv.spool.ts';
+import type { ProductToStore } from '../src/csv/csv.spool.ts';
 import { ServiceError } from '../src/errors.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import type { PrismaClient } from '../src/generated/prisma/client.ts';
 import { MemoryQueue } from '../src/queue/queue.memory.ts';
-import { DuplicateRepository } from '../src/repositories/duplicate.repository.ts';
-import type { NewProduct } from '../src/repositories/request.repository.ts';
+import { ImageRepository } from '../src/repositories/image.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { RequestFinalizer } from '../src/processing/request.finalizer.ts';
 import { RequestService } from '../src/services/request.service.ts';
@@ -67,17 +68,14 @@ function heapAfterGcMB(): number {
   return process.memoryUsage().heapUsed / 1_048_576;
 }
 
-function bigUpload(): NewProduct[] {
+function bigUpload(): ProductToStore[] {
   return Array.from({ length: PRODUCTS }, (_, position) => ({
-    id: randomUUID(),
     serialNumber: position + 1,
     name: `Product ${position + 1}`,
-    position,
-    images: Array.from({ length: URLS_PER_PRODUCT }, (_, i) => ({
-      id: randomUUID(),
-      position: i,
-      inputUrl: `https://images.example.com/products/${position + 1}/${i}.jpg`,
-    })),
+    imageUrls: Array.from(
+      { length: URLS_PER_PRODUCT },
+      (_, i) => `https://images.example.com/products/${position + 1}/${i}.jpg`,
+    ),
   }));
 }
 
@@ -97,10 +95,13 @@ function describeBulkInsert(
     const requestId = randomUUID();
     const repository = new RequestRepository(db.prisma, db.transaction);
     // Once first, so what loading and planning keep for good is not counted below.
-    await repository.create({ ...NEW_REQUEST, id: randomUUID() }, bigUpload().slice(0, 10));
+    await repository.create(
+      { ...NEW_REQUEST, id: randomUUID() },
+      productsInMemory(bigUpload().slice(0, 10)),
+    );
 
     const before = heapAfterGcMB();
-    await repository.create({ ...NEW_REQUEST, id: requestId }, bigUpload());
+    await repository.create({ ...NEW_REQUEST, id: requestId }, productsInMemory(bigUpload()));
     retainedMB = heapAfterGcMB() - before;
     stored = {
       products: await db.prisma.product.count({ where: { requestId } }),
@@ -166,29 +167,19 @@ describe('a CSV whose rows are rejected', () => {
       maxUrlLength: 2_048,
       maxNameLength: 500,
     };
+    const logger = createLogger({ level: 'error', format: 'json', stream: new PassThrough() });
     // Uploading never ends a request, so no finalizer is reached on this path.
     const noFinalizer = {} as RequestFinalizer;
     const service = new RequestService(
       new RequestRepository(prisma, db.transaction),
-      new MemoryQueue(),
+      new MemoryQueue(new ImageRepository(prisma, db.sql), logger),
       limits,
       noFinalizer,
-      new DuplicateRepository(db.sql),
-      createLogger({ level: 'error', format: 'json', stream: new PassThrough() }),
+      logger,
     );
     const csv = await fixtureCsv('invalid-rows.csv', 'https://images.example.com');
 
-    const error: unknown = await service
-      .upload(
-        { subject: 'alice', isAdmin: false },
-        {
-          file: Readable.from([csv]),
-          fileName: 'invalid-rows.csv',
-          webhookUrl: null,
-          options: OPTIONS,
-        },
-      )
-      .catch((e: unknown) => e);
+    const error: unknown = await service.parse(Readable.from([csv])).catch((e: unknown) => e);
     const rows = {
       requests: await prisma.request.count(),
       products: await prisma.product.count(),

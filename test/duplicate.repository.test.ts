@@ -1,14 +1,20 @@
+import { randomUUID } from 'node:crypto';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/database.ts';
 import type { PrismaClient } from '../src/generated/prisma/client.ts';
-import { DuplicateRepository, findRepeats } from '../src/repositories/duplicate.repository.ts';
+import { productsInMemory } from '../src/csv/csv.spool.ts';
+import { DuplicateRepository } from '../src/repositories/duplicate.repository.ts';
 import { ImageRepository } from '../src/repositories/image.repository.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
 import { createTestDatabase, dropTestDatabase, skipWithoutPostgres } from './helpers/postgres.ts';
 import { storeOneProductRequest } from './helpers/requests.ts';
+import { resolveProcessingOptions } from '../src/services/processing-options.ts';
+
+const OPTIONS = resolveProcessingOptions(null, 50);
 
 /**
  * Repeated URLs decided in the database, on PostgreSQL with a pool of several connections, as
@@ -45,18 +51,37 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
     return { id: requestId, imageIds };
   }
 
-  /** Links the repeats among `urls`, listed in that order under `imageIds`; returns how many. */
-  async function linkRepeats(urls: string[], imageIds: string[]): Promise<number> {
-    const links = findRepeats(urls.map((inputUrl, i) => ({ id: imageIds[i] ?? '', inputUrl })));
-    await duplicates.link(links);
-    return links.length;
+  /** How many images of the request follow another listing of their URL. */
+  async function followersOf(requestId: string): Promise<number> {
+    return prisma.image.count({ where: { requestId, leaderId: { not: null } } });
   }
+
+  it('makes the first listing of a URL in the file its leader, across products', async () => {
+    const id = randomUUID();
+    await requests.create(
+      { id, ownerId: 'alice', fileName: 'a.csv', webhookUrl: null, options: OPTIONS },
+      productsInMemory([
+        { serialNumber: 7, name: 'Chair', imageUrls: ['https://a/1.jpg', 'https://a/2.jpg'] },
+        { serialNumber: 3, name: 'Table', imageUrls: ['https://a/2.jpg', 'https://a/1.jpg'] },
+      ]),
+    );
+    const { items } = await requests.listProducts(id, 2, null);
+    const [chair, table] = items.map((product) => product.images.map((image) => image.id));
+
+    const leaders = await prisma.image.findMany({
+      where: { requestId: id },
+      select: { id: true, leaderId: true },
+    });
+    const leaderOf = new Map(leaders.map((image) => [image.id, image.leaderId]));
+    expect(table?.map((imageId) => leaderOf.get(imageId))).toEqual([chair?.[1], chair?.[0]]);
+    expect(chair?.map((imageId) => leaderOf.get(imageId))).toEqual([null, null]);
+  });
 
   it('lets exactly one listing of each URL be claimed', async () => {
     const urls = ['https://a/1.jpg', 'https://a/2.jpg', 'https://a/1.jpg'];
-    const { imageIds } = await storeRequest(urls);
+    const { id, imageIds } = await storeRequest(urls);
 
-    const followers = await linkRepeats(urls, imageIds);
+    const followers = await followersOf(id);
     const claims = await Promise.all(imageIds.map((id) => images.claim(id)));
 
     expect(followers).toBe(1);
@@ -66,7 +91,6 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
   it('counts every follower once when the leader and its followers settle at the same time', async () => {
     const urls = Array.from({ length: 12 }, () => 'https://a/same.jpg');
     const { id, imageIds } = await storeRequest(urls);
-    await linkRepeats(urls, imageIds);
     const [leader] = (await Promise.all(imageIds.map((i) => images.claim(i)))).filter((c) => c);
     const outcome = {
       status: 'COMPLETED' as const,
@@ -89,7 +113,6 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
   it('copies nothing while the leader is unfinished, and nothing once the request has ended', async () => {
     const urls = ['https://a/b.jpg', 'https://a/b.jpg'];
     const { id, imageIds } = await storeRequest(urls);
-    await linkRepeats(urls, imageIds);
 
     const early = await Promise.all(imageIds.map((i) => duplicates.settleFollowers(i)));
     await prisma.request.update({ where: { id }, data: { status: 'CANCELLED' } });

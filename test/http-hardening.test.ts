@@ -11,6 +11,7 @@ import { selfSignedCertificate } from './helpers/self-signed.ts';
 import type { TestService } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
 import { PROGRESS_SUBSCRIPTION, wsUrl } from './helpers/ws.ts';
+import { productsInMemory } from '../src/csv/csv.spool.ts';
 import { resolveProcessingOptions } from '../src/services/processing-options.ts';
 
 const CSV = 'S. No.,Product Name,Input Image Urls\n1,A,http://127.0.0.1:9/a.jpg\n';
@@ -85,7 +86,7 @@ describe('TLS_CERT_FILE and TLS_KEY_FILE', () => {
     const viewer = { subject: 'alice', isAdmin: false };
     const request = await service.service.app.requestService.create(
       viewer,
-      [{ line: 2, serialNumber: 1, name: 'A', imageUrls: ['http://127.0.0.1:9/a.jpg'] }],
+      productsInMemory([{ serialNumber: 1, name: 'A', imageUrls: ['http://127.0.0.1:9/a.jpg'] }]),
       {
         fileName: null,
         webhookUrl: null,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { productsInMemory } from '../src/csv/csv.spool.ts';
 import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/database.ts';
 import type { ImageOutcome, ProcessingOptions } from '../src/domain/request.ts';
@@ -34,24 +35,19 @@ const DONE: ImageOutcome = {
 /** Stores a PENDING request of one product with two images; returns their ids. */
 async function storeRequest(db: Database) {
   const requestId = randomUUID();
-  const imageIds = [randomUUID(), randomUUID()];
-  await new RequestRepository(db.prisma, db.transaction).create(
+  const requests = new RequestRepository(db.prisma, db.transaction);
+  await requests.create(
     { id: requestId, ownerId: 'alice', fileName: 'a.csv', webhookUrl: null, options: OPTIONS },
-    [
+    productsInMemory([
       {
-        id: randomUUID(),
         serialNumber: 1,
         name: 'Chair',
-        position: 0,
-        images: imageIds.map((id, position) => ({
-          id,
-          position,
-          inputUrl: `https://img.example.com/${position}.jpg`,
-        })),
+        imageUrls: [0, 1].map((position) => `https://img.example.com/${position}.jpg`),
       },
-    ],
+    ]),
   );
-  return { requestId, imageIds };
+  const { items } = await requests.listProducts(requestId, 1, null);
+  return { requestId, imageIds: items[0]?.images.map((image) => image.id) ?? [] };
 }
 
 /** The claim and finish statements, which go to the driver itself, on one kind of database. */

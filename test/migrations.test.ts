@@ -16,6 +16,7 @@ import {
   MIGRATIONS_DIR,
   SCHEMA_FILE,
 } from '../src/db/migrator.ts';
+import { productsInMemory } from '../src/csv/csv.spool.ts';
 import { RequestRepository } from '../src/repositories/request.repository.ts';
 import type { TestDatabase } from './helpers/postgres.ts';
 import {
@@ -381,7 +382,7 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
         webhookUrl: null,
         options: resolveProcessingOptions(null, 50),
       },
-      [],
+      productsInMemory([]),
     );
     // What a client that does not pin its session (psql, a report tool) sees by default.
     const [setting] = await db.prisma.$queryRaw<{ tz: string | null }[]>`

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../src/observability/logger.ts';
 import type { BullMqQueueOptions } from '../src/queue/queue.bullmq.ts';
 import { BullMqQueue, IMAGE_JOB_RETENTION, IMAGE_QUEUE_NAME } from '../src/queue/queue.bullmq.ts';
-import type { ImageJob } from '../src/queue/queue.ts';
+import type { ImageJob, UnfinishedImages } from '../src/queue/queue.ts';
 import {
   deleteKeysUnder,
   keysUnder,
@@ -22,6 +22,14 @@ const skipRedis = await skipWithoutRedis();
 const logger = createLogger({ level: 'error', format: 'json', stream: new PassThrough().resume() });
 const prefixes: string[] = [];
 const queues: BullMqQueue[] = [];
+/**
+ * These tests add jobs themselves (`enqueue`); queueing a stored request, which reads its images
+ * from the database, is covered by the production-shape tests of uploads and recovery.
+ */
+const noImagesRead: UnfinishedImages = {
+  pageUnfinished: () => Promise.reject(new Error('not read in these tests')),
+  countPendingAfter: () => Promise.reject(new Error('not read in these tests')),
+};
 
 function makeQueue(options: Partial<BullMqQueueOptions> = {}): {
   queue: BullMqQueue;
@@ -35,6 +43,7 @@ function makeQueue(options: Partial<BullMqQueueOptions> = {}): {
     lockMs: 30_000,
     stalledIntervalMs: 15_000,
     attempts: 5,
+    images: noImagesRead,
     logger,
     ...options,
   });

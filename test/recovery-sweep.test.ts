@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestStatus } from '../src/domain/request.ts';
 import { GAVE_UP_MESSAGE } from '../src/processing/image.processor.ts';
 import type { ImageJob } from '../src/queue/queue.ts';
+import type { BullMqQueue } from '../src/queue/queue.bullmq.ts';
 import { IMAGE_QUEUE_NAME } from '../src/queue/queue.bullmq.ts';
 import type { ImageServer } from './helpers/image-server.ts';
 import { IMAGES_DIR, startImageServer } from './helpers/image-server.ts';
@@ -113,7 +114,7 @@ describe.skipIf(skip)('the recovery sweep of a running worker', () => {
         repositories.requests,
         [0, 1, 2].map((position) => `${images.url}/1x1.png?${position}`),
       );
-      await queue.enqueue([{ imageId: imageIds[0] ?? '', requestId }]);
+      await (queue as BullMqQueue).enqueue([{ imageId: imageIds[0] ?? '', requestId }]);
 
       ended = await service.waitForEnd(requestId);
     });

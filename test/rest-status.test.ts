@@ -6,6 +6,7 @@ import path from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { productsInMemory } from '../src/csv/csv.spool.ts';
 import type { Progress } from '../src/domain/request.ts';
 import { RequestByIdDocument } from './generated/graphql.ts';
 import type { ImageServer } from './helpers/image-server.ts';
@@ -190,15 +191,9 @@ describe('the status of a request of 10,000 images', () => {
   async function storeLargeRequest(ownerId: string): Promise<string> {
     const id = randomUUID();
     const products = Array.from({ length: 2_000 }, (_, position) => ({
-      id: randomUUID(),
       serialNumber: position + 1,
       name: `Product ${position + 1}`,
-      position,
-      images: Array.from({ length: 5 }, (_, i) => ({
-        id: randomUUID(),
-        position: i,
-        inputUrl: `http://127.0.0.1:9/${position}-${i}.jpg`,
-      })),
+      imageUrls: Array.from({ length: 5 }, (_, i) => `http://127.0.0.1:9/${position}-${i}.jpg`),
     }));
     const options = {
       quality: 50,
@@ -209,7 +204,7 @@ describe('the status of a request of 10,000 images', () => {
     } as const;
     await service.service.app.repositories.requests.create(
       { id, ownerId, fileName: 'large.csv', webhookUrl: null, options },
-      products,
+      productsInMemory(products),
     );
     return id;
   }

@@ -20,8 +20,10 @@ let smallRest: RestClient;
 let tmpDir: string;
 let tmpEntries: string[];
 
-// The REST path streams the file into the parser; a private TMPDIR shows that it writes nothing
-// there (the services' own data directories are made in it before the snapshot is taken).
+// The REST path streams the file into the parser, which writes the checked products to a file in
+// TMPDIR until they are stored; a private TMPDIR shows that every upload, refused, cut off or
+// stored, deletes its file (the services' own data directories are made in it before the
+// snapshot is taken).
 beforeAll(async () => {
   tmpDir = await mkdtemp(path.join(os.tmpdir(), 'rest-upload-'));
   vi.stubEnv('TMPDIR', tmpDir);

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline';
 
 import { within } from '../../test/helpers/ws.ts';
 import { pidListeningOn } from './proc-cpu.ts';
-import { ROOT } from './spawn.ts';
+import { deploymentEnv, deploymentNodeOptions, ROOT } from './spawn.ts';
 
 /** How long a process may take from spawn to `/readyz` answering 200. */
 const READY_TIMEOUT_MS = 120_000;
@@ -75,11 +75,13 @@ async function untilReady(url: string, child: ChildProcess): Promise<void> {
 export interface RoleOptions {
   /** Loopback port to listen on; a free one when unset. */
   port?: number;
-  /** Options for `node` before the script, e.g. `--cpu-prof`. Not with `compiled`. */
+  /** Options for `node` before the script, e.g. `--cpu-prof`. */
   nodeArgs?: readonly string[];
   /**
    * Runs `npm run start:prod` (the compiled service in `dist/`, with the memory settings the
-   * script and the Dockerfile give it) instead of the TypeScript sources; build it first.
+   * script and the Dockerfile give it) instead of the TypeScript sources; build it first. With
+   * `nodeArgs`, which Node takes neither from npm nor from NODE_OPTIONS (`--cpu-prof`), it runs
+   * what that script runs, its settings read from package.json, with those options added.
    */
   compiled?: boolean;
 }
@@ -99,12 +101,23 @@ export async function startRole(
 ): Promise<RoleProcess> {
   const port = options.port ?? (await freePort());
   const nodeArgs = options.nodeArgs ?? [];
-  const [command, args] = options.compiled
+  const throughNpm = options.compiled === true && nodeArgs.length === 0;
+  const [command, args] = throughNpm
     ? ['npm', ['run', '--silent', 'start:prod']]
-    : [process.execPath, [...nodeArgs, '--import', 'tsx', path.join('src', 'main.ts')]];
+    : options.compiled
+      ? [process.execPath, [...deploymentNodeOptions(), ...nodeArgs, 'dist/src/main.js']]
+      : [process.execPath, [...nodeArgs, '--import', 'tsx', path.join('src', 'main.ts')]];
+  const settings = options.compiled && !throughNpm ? deploymentEnv() : {};
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env, ROLE: role, PORT: `${port}` },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      ...settings,
+      ...env,
+      ROLE: role,
+      PORT: `${port}`,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   relay(child, label);
@@ -126,7 +139,7 @@ export async function startRole(
   }
 
   // npm's script ends in `exec node`, so the service is npm's child: signal it, not npm.
-  const pid = options.compiled ? await pidListeningOn(port) : child.pid;
+  const pid = throughNpm ? await pidListeningOn(port) : child.pid;
   if (pid === undefined) throw new Error(`${label}: no process is seen listening on ${port}`);
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

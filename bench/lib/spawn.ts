@@ -11,6 +11,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** A child that has not answered by then is stopped and the bench fails. */
 const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
 
+/** The `start:prod` script of package.json. */
+function startProdScript(): string {
+  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  return pkg.scripts['start:prod'] ?? '';
+}
+
 /**
  * The V8 options `npm run start:prod` gives Node (`--max-semi-space-size=4 …`), read from
  * package.json so that a bench child runs the service's code as a deployment does.
@@ -18,13 +26,19 @@ const CHILD_TIMEOUT_MS = 10 * 60 * 1000;
  * @throws Error when the script no longer has the shape `… exec node <options> dist/src/main.js`
  */
 export function deploymentNodeOptions(): string[] {
-  const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
-    scripts: Record<string, string>;
-  };
-  const script = pkg.scripts['start:prod'] ?? '';
+  const script = startProdScript();
   const match = /\bexec node ((?:--[\w-]+(?:=\S+)? )*)dist\/src\/main\.js$/.exec(script);
   if (!match) throw new Error(`Unexpected start:prod script in package.json: ${script}`);
   return (match[1] ?? '').trim().split(' ').filter(Boolean);
+}
+
+/**
+ * The variables `npm run start:prod` sets when they are unset (`NAME=${NAME:-value}`, the
+ * allocator's settings), read from package.json like {@link deploymentNodeOptions}.
+ */
+export function deploymentEnv(): Record<string, string> {
+  const pairs = startProdScript().matchAll(/\b(\w+)=\$\{\1:-([^}]*)\}/g);
+  return Object.fromEntries([...pairs].map(([, name = '', value = '']) => [name, value]));
 }
 
 export interface ChildOptions {

@@ -2,7 +2,7 @@ import { CSV_COLUMNS, matchHeader } from './csv.columns.ts';
 import type { ColumnPositions, CsvColumn } from './csv.columns.ts';
 import { ProblemList } from './csv.problems.ts';
 import { ProductRows } from './csv.rows.ts';
-import type { CsvLimits, CsvParseResult } from './csv.types.ts';
+import type { CsvLimits, CsvReadResult, ProductSink } from './csv.types.ts';
 
 const LINE_BREAK = /\r\n|\r|\n/g;
 
@@ -15,10 +15,12 @@ interface PendingSyntaxError {
 /**
  * Follows a product CSV record by record: skips blank records, reads the first other one as the
  * header, hands the rest to {@link ProductRows}, and keeps the physical line each record starts on.
- * Transport-free: the caller feeds it the records a CSV parser produced, in order.
+ * Transport-free: the caller feeds it the records a CSV parser produced, in order, and the valid
+ * products go to its sink.
  */
 export class ProductCsvReader {
   readonly #limits: CsvLimits;
+  readonly #sink: ProductSink;
   readonly #problems = new ProblemList();
   #nextLine = 1;
   #headerLine = 0;
@@ -28,8 +30,9 @@ export class ProductCsvReader {
   #pendingSyntaxError: PendingSyntaxError | null = null;
   #unreadable = false;
 
-  constructor(limits: CsvLimits) {
+  constructor(limits: CsvLimits, sink: ProductSink) {
     this.#limits = limits;
+    this.#sink = sink;
   }
 
   /**
@@ -62,14 +65,14 @@ export class ProductCsvReader {
   }
 
   /** The verdict on everything accepted so far; call once, after the last record. */
-  result(): CsvParseResult {
+  result(): CsvReadResult {
     this.#reportPendingSyntaxError();
     this.#checkCompleteness();
 
     if (this.#rows === null || this.#problems.count > 0) {
       return { ok: false, problems: this.#problems.toArray() };
     }
-    return { ok: true, products: this.#rows.products, imageCount: this.#rows.imageCount };
+    return { ok: true, productCount: this.#rows.productCount, imageCount: this.#rows.imageCount };
   }
 
   #reportPendingSyntaxError(): boolean {
@@ -93,7 +96,13 @@ export class ProductCsvReader {
     }
 
     this.#positions = match.positions;
-    this.#rows = new ProductRows(match.positions, cells.length, this.#limits, this.#problems);
+    this.#rows = new ProductRows(
+      match.positions,
+      cells.length,
+      this.#limits,
+      this.#problems,
+      this.#sink,
+    );
   }
 
   #checkCompleteness(): void {

@@ -1,12 +1,12 @@
 import { checkImageUrls, checkProductName, checkSerialNumber, splitUrlList } from './csv.cells.ts';
 import type { ColumnPositions, CsvColumn } from './csv.columns.ts';
 import type { ProblemList } from './csv.problems.ts';
-import type { CsvLimits, ParsedProduct } from './csv.types.ts';
+import type { CsvLimits, ProductSink } from './csv.types.ts';
 
 /**
- * Checks the product rows that follow a valid header, one at a time, and keeps the products
- * while the file is still free of problems. Once any problem is known the file will be rejected
- * whole, so stored products are dropped and none are kept after that: memory stays bounded.
+ * Checks the product rows that follow a valid header, one at a time, and hands each valid
+ * product to the sink while the file is still free of problems. Once any problem is known the
+ * file will be rejected whole, so no product goes to the sink after that.
  */
 export class ProductRows {
   readonly #positions: ColumnPositions;
@@ -14,7 +14,8 @@ export class ProductRows {
   readonly #limits: CsvLimits;
   readonly #problems: ProblemList;
   readonly #serialLines = new Map<number, number>();
-  readonly #products: ParsedProduct[] = [];
+  readonly #sink: ProductSink;
+  #productCount = 0;
   #rowCount = 0;
   #imageCount = 0;
 
@@ -23,7 +24,9 @@ export class ProductRows {
     headerWidth: number,
     limits: CsvLimits,
     problems: ProblemList,
+    sink: ProductSink,
   ) {
+    this.#sink = sink;
     this.#positions = positions;
     this.#headerWidth = headerWidth;
     this.#limits = limits;
@@ -40,9 +43,9 @@ export class ProductRows {
     return this.#imageCount;
   }
 
-  /** The products stored; complete only while no problem has been reported. */
-  get products(): ParsedProduct[] {
-    return this.#products;
+  /** Products handed to the sink; every valid row while no problem has been reported. */
+  get productCount(): number {
+    return this.#productCount;
   }
 
   /** Checks one non-blank row that starts on `line`, reporting each problem it has. */
@@ -55,12 +58,10 @@ export class ProductRows {
     const name = this.#readName(cells, line);
     const imageUrls = this.#readImageUrls(cells, line);
 
-    if (this.#problems.count > 0) {
-      this.#products.length = 0;
-      return;
-    }
+    if (this.#problems.count > 0) return;
     if (serialNumber !== null && name !== null && imageUrls !== null) {
-      this.#products.push({ serialNumber, name, imageUrls, line });
+      this.#productCount += 1;
+      this.#sink.add({ serialNumber, name, imageUrls, line });
     }
   }
 

@@ -34,6 +34,24 @@ export interface CsvLimits {
   maxNameLength: number;
 }
 
+/**
+ * Where the products of a file go as it is read, each as soon as its row has passed every check,
+ * in file order. Only while the file is free of problems: once one is found, none is added, and
+ * those added before are to be dropped, since the file is rejected whole.
+ */
+export interface ProductSink {
+  add(product: ParsedProduct): void;
+  /**
+   * Resolves when the sink can take more (a file it writes has drained); undefined when it can
+   * now. The reader asks after each record, so a slow sink holds the reading back.
+   */
+  ready?(): Promise<void> | undefined;
+}
+
+/** The counts of a valid file, whose products went to the sink, or every problem of an invalid one. */
+export type CsvReadResult =
+  { ok: true; productCount: number; imageCount: number } | { ok: false; problems: CsvProblem[] };
+
 /** Either every product of a valid file, or every problem of an invalid one; never both. */
 export type CsvParseResult =
   | { ok: true; products: ParsedProduct[]; imageCount: number }

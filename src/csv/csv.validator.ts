@@ -5,11 +5,24 @@ import { parse } from 'csv-parse';
 import type { CsvError, Options } from 'csv-parse';
 
 import { ProductCsvReader } from './csv.reader.ts';
-import type { CsvLimits, CsvParseResult } from './csv.types.ts';
+import type {
+  CsvLimits,
+  CsvParseResult,
+  CsvReadResult,
+  ParsedProduct,
+  ProductSink,
+} from './csv.types.ts';
 
 export { CSV_COLUMNS } from './csv.columns.ts';
 export type { CsvColumn } from './csv.columns.ts';
-export type { CsvLimits, CsvParseResult, CsvProblem, ParsedProduct } from './csv.types.ts';
+export type {
+  CsvLimits,
+  CsvParseResult,
+  CsvProblem,
+  CsvReadResult,
+  ParsedProduct,
+  ProductSink,
+} from './csv.types.ts';
 
 // Line numbers are counted from the cells (see ProductCsvReader), not from csv-parse's
 // `info.lines`, which counts a CRLF inside a quoted value as two lines. For the same reason
@@ -30,7 +43,8 @@ const QUOTING_ADVICE =
 /**
  * Parses and validates a product CSV read as a stream: a header row naming `S. No.`,
  * `Product Name` and `Input Image Urls` (see {@link CSV_COLUMNS}), then one row per product.
- * The stream is consumed incrementally with backpressure; it is never held in memory whole.
+ * The stream is consumed incrementally with backpressure; it is never held in memory whole, and
+ * each valid product goes to `sink` as soon as its row is read (see {@link ProductSink}).
  *
  * Never throws for bad content: every problem comes back in the result, each with the line its
  * row starts on (the header is line 1), up to 1000 listed plus one line counting the rest. Broken
@@ -38,12 +52,16 @@ const QUOTING_ADVICE =
  *
  * @param input - the raw bytes of the file (UTF-8, optional BOM, LF or CRLF line endings).
  * @param limits - bounds on rows, URLs and lengths; exceeding one is a problem, not a throw.
- * @returns the products when the file has no problem at all, otherwise every problem found.
+ * @returns the counts when the file has no problem at all, otherwise every problem found.
  * @throws the input stream's own error, unchanged, when the stream fails (for example the upload
  *   was cut off or exceeded its byte limit), so that the caller can map it.
  */
-export async function parseProductCsv(input: Readable, limits: CsvLimits): Promise<CsvParseResult> {
-  const reader = new ProductCsvReader(limits);
+export async function readProductCsv(
+  input: Readable,
+  limits: CsvLimits,
+  sink: ProductSink,
+): Promise<CsvReadResult> {
+  const reader = new ProductCsvReader(limits, sink);
   const parser = parse({
     ...PARSER_OPTIONS,
     // Without a bound, an unclosed quote would buffer the rest of the upload into one value.
@@ -60,10 +78,25 @@ export async function parseProductCsv(input: Readable, limits: CsvLimits): Promi
 
   // csv-parse yields string[] records when neither `columns` nor `info` is set.
   await pipeline(input, parser, async (records: AsyncIterable<string[]>) => {
-    for await (const cells of records) reader.accept(cells);
+    for await (const cells of records) {
+      reader.accept(cells);
+      const ready = sink.ready?.();
+      if (ready) await ready;
+    }
   });
 
   return reader.result();
+}
+
+/**
+ * {@link readProductCsv} with the products kept in memory and returned: for files known to be
+ * small. The service stores uploads through a file instead (see `ProductSpool`).
+ */
+export async function parseProductCsv(input: Readable, limits: CsvLimits): Promise<CsvParseResult> {
+  const products: ParsedProduct[] = [];
+  const result = await readProductCsv(input, limits, { add: (product) => products.push(product) });
+  if (!result.ok) return result;
+  return { ok: true, products, imageCount: result.imageCount };
 }
 
 function maxRecordBytes(limits: CsvLimits): number {

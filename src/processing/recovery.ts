@@ -119,19 +119,14 @@ export class RecoverySweep {
   private async recover(requestId: string): Promise<boolean> {
     const { images, queue, finalizer, giveUp, logger } = this.deps;
     try {
-      const imageIds = await images.listUnfinishedIds(requestId);
       // Its last image was recorded, but the request could not end then.
-      if (imageIds.length === 0) {
+      if (!(await images.hasUnfinished(requestId))) {
         await finalizer.finish(requestId);
         return true;
       }
 
-      const revived = await queue.revive(imageIds.map((imageId) => ({ imageId, requestId })));
-      logger.info('resuming request', {
-        requestId,
-        images: imageIds.length,
-        retried: revived.retried,
-      });
+      const revived = await queue.revive(requestId);
+      logger.info('resuming request', { requestId, retried: revived.retried });
       for (const imageId of revived.stalled) {
         logger.error('image job stalled too often; recording the image as failed', {
           requestId,

@@ -4,8 +4,8 @@ import type { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/logger.ts';
 import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
-import { JobNotStartedError } from './queue.ts';
-import type { ImageJob, ImageJobHandler, JobQueue, Revived } from './queue.ts';
+import { IMAGE_PAGE_PRODUCTS, JobNotStartedError } from './queue.ts';
+import type { ImageJob, ImageJobHandler, JobQueue, Revived, UnfinishedImages } from './queue.ts';
 import { settleWithin } from './settle.ts';
 
 /** The BullMQ queue that carries image jobs, under the configured key prefix. */
@@ -46,6 +46,8 @@ export interface BullMqQueueOptions {
   /** Runs of a job whose handler keeps rejecting (transient failures), the first included. */
   attempts: number;
   retention?: { completed: { count: number; age: number }; failed: { count: number; age: number } };
+  /** Where a request's unfinished images are read, a page at a time, to be queued. */
+  images: UnfinishedImages;
   logger: Logger;
 }
 
@@ -103,6 +105,7 @@ export class BullMqQueue implements JobQueue {
     });
   }
 
+  /** Adds jobs for these images; an image that has a job already gets no second one. */
   async enqueue(jobs: readonly ImageJob[]): Promise<void> {
     for (let start = 0; start < jobs.length; start += ENQUEUE_CHUNK) {
       await this.queue.addBulk(
@@ -115,24 +118,43 @@ export class BullMqQueue implements JobQueue {
     }
   }
 
+  /** Reads the request's unfinished images a page at a time, and adds a job for each. */
+  async enqueueRequest(requestId: string): Promise<void> {
+    await this.eachPage(requestId, () => Promise.resolve());
+  }
+
   /**
    * Adds the jobs Redis has lost (an existing id adds nothing), then moves back to waiting, with
-   * a full set of attempts, each failed one but those that stalled too often. Two processes may
-   * revive the same job: the second finds it no longer failed, and leaves it.
+   * a full set of attempts, each failed job of the request but those that stalled too often.
+   * Two processes may revive the same job: the second finds it no longer failed, and leaves it.
    */
-  async revive(jobs: readonly ImageJob[]): Promise<Revived> {
-    await this.enqueue(jobs);
-
-    const wanted = new Set(jobs.map((job) => job.imageId));
-    const failed = (await this.queue.getRanges(['failed'], 0, -1)).filter((id) => wanted.has(id));
+  async revive(requestId: string): Promise<Revived> {
+    // At most the retained failed jobs (IMAGE_JOB_RETENTION), whatever the request's size.
+    const failed = new Set(await this.queue.getRanges(['failed'], 0, -1));
     const revived: Revived = { retried: 0, stalled: [] };
-    for (const id of failed) {
-      const job = await this.queue.getJob(id);
-      if (!job) continue;
-      if (job.failedReason === STALLED_TOO_OFTEN) revived.stalled.push(id);
-      else if (await this.retryFailed(job)) revived.retried += 1;
-    }
+    await this.eachPage(requestId, async (imageIds) => {
+      for (const id of imageIds.filter((imageId) => failed.has(imageId))) {
+        const job = await this.queue.getJob(id);
+        if (!job) continue;
+        if (job.failedReason === STALLED_TOO_OFTEN) revived.stalled.push(id);
+        else if (await this.retryFailed(job)) revived.retried += 1;
+      }
+    });
     return revived;
+  }
+
+  /** Queues each page of the request's unfinished images, then hands the page to `then`. */
+  private async eachPage(
+    requestId: string,
+    then: (imageIds: string[]) => Promise<void>,
+  ): Promise<void> {
+    let after: number | null = null;
+    do {
+      const page = await this.options.images.pageUnfinished(requestId, after, IMAGE_PAGE_PRODUCTS);
+      await this.enqueue(page.imageIds.map((imageId) => ({ imageId, requestId })));
+      await then(page.imageIds);
+      after = page.next;
+    } while (after !== null);
   }
 
   process(handler: ImageJobHandler, concurrency: number): void {

@@ -1,39 +1,62 @@
 import fastq from 'fastq';
 
-import type { ImageJob, ImageJobHandler, JobQueue, Revived } from './queue.ts';
+import type { Logger } from '../observability/logger.ts';
+import { IMAGE_PAGE_PRODUCTS } from './queue.ts';
+import type { ImageJob, ImageJobHandler, JobQueue, Revived, UnfinishedImages } from './queue.ts';
 
 /**
- * The in-process queue of the one-process shape. Nothing in it survives the process: on start
- * the service enqueues again every image the database records as unfinished.
+ * Jobs the queue keeps ready beyond those running. It reads the next page of a request's images
+ * from the database when fewer are left, so a request of 300,000 images costs a page of jobs in
+ * memory, not 300,000.
+ */
+const READY_JOBS = 256;
+
+/** A request whose unfinished images are still to be read, after the product at `after`. */
+interface Feed {
+  requestId: string;
+  after: number | null;
+}
+
+/**
+ * The in-process queue of the one-process shape. It holds no list of its own: each request
+ * queued is read from the database a page at a time, oldest request first, as jobs are taken.
+ * Nothing in it survives the process: on start the service queues again every request the
+ * database records as unfinished.
  */
 export class MemoryQueue implements JobQueue {
   readonly kind = 'memory';
   private queue: fastq.queue<ImageJob> | undefined;
-  private readonly backlog: ImageJob[] = [];
+  private readonly feeds: Feed[] = [];
+  /** Ids of the images read into jobs that have not ended, so no image runs twice at once. */
   private readonly queued = new Set<string>();
+  private reading: Promise<void> | undefined;
   private closed = false;
 
-  enqueue(jobs: readonly ImageJob[]): Promise<void> {
+  constructor(
+    private readonly images: UnfinishedImages,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Adds the request after those queued before it; one already being read is left as it is. */
+  enqueueRequest(requestId: string): Promise<void> {
     if (this.closed) return Promise.reject(new Error('The queue is closed'));
-    for (const job of jobs) {
-      if (this.queued.has(job.imageId)) continue;
-      this.queued.add(job.imageId);
-      if (this.queue) this.queue.push(job);
-      else this.backlog.push(job);
+    if (!this.feeds.some((feed) => feed.requestId === requestId)) {
+      this.feeds.push({ requestId, after: null });
     }
+    this.readMore();
     return Promise.resolve();
   }
 
-  /** A job that ended is out of the queue, so enqueueing it again revives it; none stall. */
-  async revive(jobs: readonly ImageJob[]): Promise<Revived> {
-    await this.enqueue(jobs);
+  /** A job that ended is out of the queue, so queueing its request again revives it; none stall. */
+  async revive(requestId: string): Promise<Revived> {
+    await this.enqueueRequest(requestId);
     return { retried: 0, stalled: [] };
   }
 
   process(handler: ImageJobHandler, concurrency: number): void {
     if (this.queue) throw new Error('MemoryQueue.process may be called once');
     // fastq's callback form: a waiting job costs one small task object, where the promise form
-    // adds a promise and two closures to each, some 7 MB for a request of 30,000 images.
+    // adds a promise and two closures to each.
     this.queue = fastq((job: ImageJob, done: fastq.done) => {
       // Each job starts on a turn of the event loop of its own. A job that needs no I/O (an
       // address refused before any connection, on the embedded database, which answers through
@@ -46,14 +69,20 @@ export class MemoryQueue implements JobQueue {
           .finally(() => {
             this.queued.delete(job.imageId);
             done(null);
+            this.readMore();
           });
       });
     }, concurrency);
-    for (const job of this.backlog.splice(0)) this.queue.push(job);
+    this.readMore();
   }
 
-  depth(): Promise<number> {
-    return Promise.resolve((this.queue?.length() ?? 0) + this.backlog.length);
+  /** Jobs read and waiting, and the PENDING images of the requests still being read. */
+  async depth(): Promise<number> {
+    let pending = this.queue?.length() ?? 0;
+    for (const feed of [...this.feeds]) {
+      pending += await this.images.countPendingAfter(feed.requestId, feed.after);
+    }
+    return pending;
   }
 
   ping(): Promise<void> {
@@ -63,9 +92,10 @@ export class MemoryQueue implements JobQueue {
   async close(graceMs: number): Promise<void> {
     this.closed = true;
     const queue = this.queue;
+    await this.reading;
     if (!queue) return;
 
-    // Jobs not started stay unfinished in the database and are enqueued again at next start.
+    // Jobs not started stay unfinished in the database and are queued again at next start.
     queue.pause();
     queue.kill();
     if (queue.running() === 0) return;
@@ -75,5 +105,48 @@ export class MemoryQueue implements JobQueue {
       timer = setTimeout(resolve, graceMs);
     });
     clearTimeout(timer);
+  }
+
+  /** Reads pages until `READY_JOBS` jobs wait or every request has been read; one read at once. */
+  private readMore(): void {
+    if (this.reading || this.closed || !this.queue) return;
+    this.reading = this.readPages().then(
+      () => {
+        this.reading = undefined;
+        // A request queued while the last page was read.
+        if (this.wantsMore()) this.readMore();
+      },
+      (error: unknown) => {
+        this.reading = undefined;
+        // The request stays queued: the next job to end, or the recovery sweep, reads it again.
+        this.logger.warn('reading queued images from the database failed', { error });
+      },
+    );
+  }
+
+  private wantsMore(): boolean {
+    const queue = this.queue;
+    return !!queue && !this.closed && this.feeds.length > 0 && queue.length() < READY_JOBS;
+  }
+
+  private async readPages(): Promise<void> {
+    while (this.wantsMore()) {
+      const [feed] = this.feeds;
+      const queue = this.queue;
+      if (!feed || !queue) return;
+      const page = await this.images.pageUnfinished(
+        feed.requestId,
+        feed.after,
+        IMAGE_PAGE_PRODUCTS,
+      );
+      if (this.closed) return;
+      for (const imageId of page.imageIds) {
+        if (this.queued.has(imageId)) continue;
+        this.queued.add(imageId);
+        queue.push({ imageId, requestId: feed.requestId });
+      }
+      feed.after = page.next;
+      if (page.next === null) this.feeds.shift();
+    }
   }
 }

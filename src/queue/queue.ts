@@ -29,21 +29,44 @@ export class JobNotStartedError extends Error {
 }
 
 /**
+ * Where a queue reads a stored request's unfinished images, a page at a time in file order, so
+ * that no process holds a job for every image of a large request at once.
+ */
+export interface UnfinishedImages {
+  /** See `ImageRepository.pageUnfinished`. */
+  pageUnfinished(
+    requestId: string,
+    after: number | null,
+    products: number,
+  ): Promise<{ imageIds: string[]; next: number | null }>;
+  /** See `ImageRepository.countPendingAfter`. */
+  countPendingAfter(requestId: string, after: number | null): Promise<number>;
+}
+
+/** Products whose unfinished images a queue reads from the database in one page. */
+export const IMAGE_PAGE_PRODUCTS = 500;
+
+/**
  * Carries image jobs from the API to the workers. The database stays the record of what is
  * done: a queue may deliver a job more than once, and the handler makes that harmless.
  */
 export interface JobQueue {
   readonly kind: 'memory' | 'bullmq';
-  enqueue(jobs: readonly ImageJob[]): Promise<void>;
   /**
-   * Makes sure each of `jobs` has a live job: adds those the queue has lost and gives those
-   * that spent their retries a fresh round. Safe to call from several processes at once.
+   * Queues every unfinished image of a stored request, reading them from the database a page at
+   * a time (see {@link UnfinishedImages}).
+   */
+  enqueueRequest(requestId: string): Promise<void>;
+  /**
+   * Makes sure each unfinished image of a request has a live job: adds those the queue has lost
+   * and gives those that spent their retries a fresh round. Safe to call from several processes
+   * at once.
    *
    * @returns how many failed jobs were retried, and the ids of the images whose jobs were left
    * failed because they stalled too often (they likely kill workers, so they are not retried:
    * the caller records those images as failed)
    */
-  revive(jobs: readonly ImageJob[]): Promise<Revived>;
+  revive(requestId: string): Promise<Revived>;
   /** Starts taking jobs, at most `concurrency` at once. Called once, in worker processes. */
   process(handler: ImageJobHandler, concurrency: number): void;
   /** Jobs waiting to run. */

@@ -1,30 +1,6 @@
 import type { SqlRunner } from '../db/database.ts';
 import type { RequestCounts } from './image.repository.ts';
 
-/** One repeat of a URL: the image and the leader whose result it takes. */
-export interface ImageLink {
-  imageId: string;
-  leaderId: string;
-}
-
-/** Links a statement carries; two array parameters each, whatever the count. */
-const LINK_BATCH = 5_000;
-
-/**
- * Every listing of a URL after its first, with the first as its leader, in file order. Costs
- * nothing in the database when no URL repeats, which is the usual case.
- */
-export function findRepeats(images: Iterable<{ id: string; inputUrl: string }>): ImageLink[] {
-  const leaders = new Map<string, string>();
-  const links: ImageLink[] = [];
-  for (const image of images) {
-    const leaderId = leaders.get(image.inputUrl);
-    if (leaderId === undefined) leaders.set(image.inputUrl, image.id);
-    else links.push({ imageId: image.id, leaderId });
-  }
-  return links;
-}
-
 /**
  * The same URL listed several times in one request is downloaded and processed once. Each
  * distinct URL has a _leader_ image (its first listing in the file); the others are its
@@ -33,26 +9,7 @@ export function findRepeats(images: Iterable<{ id: string; inputUrl: string }>):
  * worker processes there are.
  */
 export class DuplicateRepository {
-  /** Runs on the driver: `link` carries thousands of values (see `TransactionRunner`). */
   constructor(private readonly sql: SqlRunner) {}
-
-  /**
-   * Points each follower at its leader, `LINK_BATCH` rows a statement. Run once, after the
-   * request is stored and before its images are queued; running it again changes nothing.
-   *
-   * @param links - follower and leader ids, as {@link findRepeats} gives them
-   */
-  async link(links: readonly ImageLink[]): Promise<void> {
-    for (let i = 0; i < links.length; i += LINK_BATCH) {
-      const batch = links.slice(i, i + LINK_BATCH);
-      await this.sql(
-        `UPDATE images i SET leader_id = u.leader_id
-         FROM unnest($1::uuid[], $2::uuid[]) AS u(id, leader_id)
-         WHERE i.id = u.id AND i.leader_id IS NULL`,
-        [batch.map((l) => l.imageId), batch.map((l) => l.leaderId)],
-      );
-    }
-  }
 
   /**
    * Copies a finished leader's result to its unfinished followers and counts them on the

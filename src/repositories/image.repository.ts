@@ -49,6 +49,31 @@ const CLAIM_SQL = `
     r.completed_images AS completed, r.failed_images AS failed,
     EXISTS (SELECT 1 FROM images f WHERE f.leader_id = i.id) AS "hasFollowers"`;
 
+/** A page of a request's unfinished images: see `ImageRepository.pageUnfinished`. */
+export interface UnfinishedPage {
+  imageIds: string[];
+  next: number | null;
+}
+
+/**
+ * A page is a range of product positions (they run from 0 without gaps), read through the
+ * (request, position) index, and its products' images through the (product, position) index.
+ * The status is compared as text so that the planner cannot take the status index instead: on
+ * a request just stored, before statistics exist, it would read every image of the request for
+ * each page (about 50 ms a page at 300,000 images, against 2 ms).
+ */
+const PAGE_UNFINISHED_SQL = `
+  WITH page AS (
+    SELECT id, position FROM products
+    WHERE request_id = $1::uuid AND position > $2::int AND position <= $2::int + $3::int
+  )
+  SELECT (SELECT count(*) FROM page)::int AS read,
+    coalesce((
+      SELECT array_agg(i.id::text ORDER BY p.position, i.position)
+      FROM page p JOIN images i ON i.product_id = p.id
+      WHERE i.status::text IN ('PENDING', 'PROCESSING')
+    ), '{}') AS ids`;
+
 /** A request's first claimed image starts it; later claims find it PROCESSING already. */
 const START_REQUEST_SQL = `
   UPDATE requests SET status = 'PROCESSING', updated_at = now()
@@ -148,13 +173,45 @@ export class ImageRepository {
     return row ?? null;
   }
 
-  /** Ids of a request's images not yet finished, in file order. */
-  async listUnfinishedIds(requestId: string): Promise<string[]> {
-    const rows = await this.prisma.image.findMany({
+  /**
+   * One page of a request's unfinished images (PENDING or PROCESSING), in file order: those of
+   * the next `products` products after the product at position `after` (from the first when
+   * null). A queue reads a large request this way instead of holding a job for every image.
+   *
+   * @returns the page's image ids, and the position to read the next page after, or null when
+   * this page reached the request's last product
+   */
+  async pageUnfinished(
+    requestId: string,
+    after: number | null,
+    products: number,
+  ): Promise<UnfinishedPage> {
+    const start = after ?? -1;
+    const [row] = await this.sql<{ ids: string[]; read: number }>(PAGE_UNFINISHED_SQL, [
+      requestId,
+      start,
+      products,
+    ]);
+    const read = row?.read ?? 0;
+    return { imageIds: row?.ids ?? [], next: read < products ? null : start + products };
+  }
+
+  /** How many of a request's images after the product at position `after` are PENDING. */
+  async countPendingAfter(requestId: string, after: number | null): Promise<number> {
+    const [row] = await this.sql<{ pending: number }>(
+      `SELECT count(*)::int AS pending FROM images i JOIN products p ON p.id = i.product_id
+       WHERE i.request_id = $1::uuid AND i.status = 'PENDING' AND p.position > $2::int`,
+      [requestId, after ?? -1],
+    );
+    return row?.pending ?? 0;
+  }
+
+  /** Whether any of a request's images is still PENDING or PROCESSING. */
+  async hasUnfinished(requestId: string): Promise<boolean> {
+    const image = await this.prisma.image.findFirst({
       where: { requestId, status: { in: ['PENDING', 'PROCESSING'] } },
       select: { id: true },
-      orderBy: [{ product: { position: 'asc' } }, { position: 'asc' }],
     });
-    return rows.map((r) => r.id);
+    return image !== null;
   }
 }

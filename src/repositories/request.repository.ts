@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import type { ProductSource } from '../csv/csv.spool.ts';
 import type { TransactionRunner } from '../db/database.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
@@ -10,15 +11,6 @@ import type {
   TerminalStatus,
 } from '../domain/request.ts';
 
-/** A product ready to insert, with ids made by the caller. */
-export interface NewProduct {
-  id: string;
-  serialNumber: number;
-  name: string;
-  position: number;
-  images: { id: string; position: number; inputUrl: string }[];
-}
-
 export interface NewRequest {
   id: string;
   ownerId: string;
@@ -28,10 +20,11 @@ export interface NewRequest {
 }
 
 /**
- * Rows a single INSERT carries. Each batch is one statement with one array parameter per
- * column (`unnest`), so its parameter count stays constant however large the file.
+ * Products a batch carries (one INSERT of products, one of their images). Each statement has
+ * one array parameter per column (`unnest`), so its parameter count stays constant however
+ * large the file; a batch is all of the upload that is in memory at once.
  */
-const INSERT_BATCH = 5_000;
+const INSERT_BATCH = 1_000;
 /**
  * Lets other work run between two batches: the embedded database runs on this thread, and a
  * large upload would otherwise hold health checks, pings and other clients for seconds.
@@ -40,28 +33,45 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 type Row = Prisma.RequestGetPayload<object>;
 
-/** The images of `products` as column arrays of about INSERT_BATCH rows, built batch by batch. */
-function* imageBatches(products: NewProduct[]) {
-  let batch = {
-    ids: [] as string[],
-    productIds: [] as string[],
-    positions: [] as number[],
-    urls: [] as string[],
-  };
-  for (const product of products) {
-    for (const image of product.images) {
-      batch.ids.push(image.id);
-      batch.productIds.push(product.id);
-      batch.positions.push(image.position);
-      batch.urls.push(image.inputUrl);
-    }
-    if (batch.ids.length >= INSERT_BATCH) {
-      yield batch;
-      batch = { ids: [], productIds: [], positions: [], urls: [] };
-    }
-  }
-  if (batch.ids.length > 0) yield batch;
-}
+/**
+ * One batch of products and their images, in one statement. The batch is one JSON parameter
+ * (see ProductBatch), its products numbered from `$3`; ids are made by the database
+ * (`gen_random_uuid`), and each image finds its product by position among the rows just
+ * inserted.
+ */
+const INSERT_BATCH_SQL = `
+  WITH input AS (
+    SELECT $3::int + t.ordinality::int - 1 AS position, t.value AS row
+    FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t
+  ), product AS (
+    INSERT INTO products (id, request_id, serial_number, name, position)
+    SELECT gen_random_uuid(), $1::uuid, (row->>0)::int, row->>1, position FROM input
+    RETURNING id, position
+  )
+  INSERT INTO images (id, product_id, request_id, position, input_url)
+  SELECT gen_random_uuid(), p.id, $1::uuid, u.ordinality::int - 1, u.value
+  FROM input i
+  JOIN product p ON p.position = i.position
+  CROSS JOIN LATERAL jsonb_array_elements_text(i.row->2) WITH ORDINALITY AS u`;
+
+/**
+ * Links every listing of a URL after its first in the file to that first one, its leader (see
+ * DuplicateRepository). Only URLs listed more than once are sorted, so a request without
+ * repeats, the usual case, costs one pass over its images.
+ */
+const LINK_REPEATS_SQL = `
+  WITH repeated AS (
+    SELECT input_url FROM images WHERE request_id = $1::uuid
+    GROUP BY input_url HAVING count(*) > 1
+  ), ranked AS (
+    SELECT i.id, first_value(i.id) OVER (
+      PARTITION BY i.input_url ORDER BY p.position, i.position
+    ) AS leader_id
+    FROM images i JOIN products p ON p.id = i.product_id
+    WHERE i.request_id = $1::uuid AND i.input_url IN (SELECT input_url FROM repeated)
+  )
+  UPDATE images i SET leader_id = r.leader_id
+  FROM ranked r WHERE i.id = r.id AND r.leader_id <> r.id`;
 
 function toRecord(row: Row): RequestRecord {
   return { ...row, options: row.options as unknown as ProcessingOptions };
@@ -75,12 +85,12 @@ export class RequestRepository {
   ) {}
 
   /**
-   * Stores a request with all its products and images in one transaction, on the driver rather
-   * than through Prisma (see {@link TransactionRunner}): its batches carry thousands of values.
+   * Stores a request with all its products and images in one transaction, `INSERT_BATCH`
+   * products at a time as they are read from `products`, and links repeated URLs. Runs on the
+   * driver rather than through Prisma (see {@link TransactionRunner}): its batches carry
+   * thousands of values. A failure, reading `products` included, stores nothing.
    */
-  async create(request: NewRequest, products: NewProduct[]): Promise<RequestRecord> {
-    const totalImages = products.reduce((n, p) => n + p.images.length, 0);
-
+  async create(request: NewRequest, products: ProductSource): Promise<RequestRecord> {
     await this.transaction(async (sql) => {
       await sql(
         `INSERT INTO requests (id, owner_id, file_name, webhook_url, options, total_images, updated_at)
@@ -91,35 +101,16 @@ export class RequestRepository {
           request.fileName,
           request.webhookUrl,
           JSON.stringify(request.options),
-          totalImages,
+          products.imageCount,
         ],
       );
-      for (let i = 0; i < products.length; i += INSERT_BATCH) {
-        const batch = products.slice(i, i + INSERT_BATCH);
-        await sql(
-          `INSERT INTO products (id, request_id, serial_number, name, position)
-           SELECT u.id, $1::uuid, u.serial, u.name, u.position
-           FROM unnest($2::uuid[], $3::int[], $4::text[], $5::int[]) AS u(id, serial, name, position)`,
-          [
-            request.id,
-            batch.map((p) => p.id),
-            batch.map((p) => p.serialNumber),
-            batch.map((p) => p.name),
-            batch.map((p) => p.position),
-          ],
-        );
+      let position = 0;
+      for await (const batch of products.batches(INSERT_BATCH)) {
+        await sql(INSERT_BATCH_SQL, [request.id, batch.json, position]);
+        position += batch.count;
         await yieldToEventLoop();
       }
-      for (const batch of imageBatches(products)) {
-        await sql(
-          `INSERT INTO images (id, product_id, request_id, position, input_url)
-           SELECT u.id, u.product_id, $1::uuid, u.position, u.input_url
-           FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::text[])
-             AS u(id, product_id, position, input_url)`,
-          [request.id, batch.ids, batch.productIds, batch.positions, batch.urls],
-        );
-        await yieldToEventLoop();
-      }
+      await sql(LINK_REPEATS_SQL, [request.id]);
     });
     const created = await this.findById(request.id);
     if (!created) throw new Error(`The request ${request.id} just stored cannot be read back`);

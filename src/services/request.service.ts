@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
-import type { CsvLimits, ParsedProduct } from '../csv/csv.validator.ts';
-import { parseProductCsv } from '../csv/csv.validator.ts';
+import { ProductSpool } from '../csv/csv.spool.ts';
+import type { ProductSource } from '../csv/csv.spool.ts';
+import type { CsvLimits } from '../csv/csv.validator.ts';
+import { readProductCsv } from '../csv/csv.validator.ts';
 import type { ProcessingOptions, ProductWithImages, RequestRecord } from '../domain/request.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { canSee } from '../domain/viewer.ts';
@@ -10,15 +12,22 @@ import { ServiceError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { JobQueue } from '../queue/queue.ts';
 import type { RequestFinalizer } from '../processing/request.finalizer.ts';
-import { findRepeats } from '../repositories/duplicate.repository.ts';
-import type { DuplicateRepository } from '../repositories/duplicate.repository.ts';
-import type { NewProduct, RequestRepository } from '../repositories/request.repository.ts';
+import type { RequestRepository } from '../repositories/request.repository.ts';
 
 export interface UploadInput {
   file: Readable;
   fileName: string | null;
   webhookUrl: string | null;
   options: ProcessingOptions;
+}
+
+/**
+ * A CSV that passed every check, its products waiting in a temporary file to be stored. Whoever
+ * parsed it discards it once stored, or once it will not be.
+ */
+export interface CheckedCsv {
+  products: ProductSource;
+  discard(): Promise<void>;
 }
 
 /** A page of a cursor connection, before the transport turns it into edges. */
@@ -34,36 +43,31 @@ export class RequestService {
     private readonly queue: JobQueue,
     private readonly csvLimits: CsvLimits,
     private readonly finalizer: RequestFinalizer,
-    private readonly duplicates: DuplicateRepository,
     private readonly logger: Logger,
   ) {}
 
   /**
-   * Validates a CSV, stores it as a PENDING request with its products and images, and queues
-   * the images. Nothing is stored when the file has any problem.
-   *
-   * @throws ServiceError `CSV_INVALID` listing every problem, or the upload stream's error
-   */
-  async upload(viewer: Viewer, input: UploadInput): Promise<RequestRecord> {
-    const products = await this.parse(input.file);
-    return this.create(viewer, products, input);
-  }
-
-  /**
-   * Reads and checks a CSV as it streams in.
+   * Reads and checks a CSV as it streams in, writing its products to a temporary file as they
+   * pass, so that however large the file, only a batch of it is ever in memory.
    *
    * @throws ServiceError `CSV_INVALID` listing every problem, or the stream's own error
    */
-  async parse(file: Readable): Promise<ParsedProduct[]> {
-    const parsed = await parseProductCsv(file, this.csvLimits);
-    if (!parsed.ok) {
-      throw new ServiceError(
-        'CSV_INVALID',
-        'The CSV file has problems; nothing was stored.',
-        parsed.problems,
-      );
+  async parse(file: Readable): Promise<CheckedCsv> {
+    const spool = new ProductSpool();
+    try {
+      const parsed = await readProductCsv(file, this.csvLimits, spool);
+      if (!parsed.ok) {
+        throw new ServiceError(
+          'CSV_INVALID',
+          'The CSV file has problems; nothing was stored.',
+          parsed.problems,
+        );
+      }
+      return { products: await spool.close(), discard: () => spool.discard() };
+    } catch (error: unknown) {
+      await spool.discard();
+      throw error;
     }
-    return parsed.products;
   }
 
   /**
@@ -72,16 +76,9 @@ export class RequestService {
    */
   async create(
     viewer: Viewer,
-    parsed: ParsedProduct[],
+    products: ProductSource,
     meta: Omit<UploadInput, 'file'>,
   ): Promise<RequestRecord> {
-    const products: NewProduct[] = parsed.map((p, position) => ({
-      id: randomUUID(),
-      serialNumber: p.serialNumber,
-      name: p.name,
-      position,
-      images: p.imageUrls.map((inputUrl, i) => ({ id: randomUUID(), position: i, inputUrl })),
-    }));
     const request = await this.requests.create(
       {
         id: randomUUID(),
@@ -92,7 +89,7 @@ export class RequestService {
       },
       products,
     );
-    await this.queueImages(request.id, products);
+    await this.queueImages(request.id);
     this.logger.info('request uploaded', {
       requestId: request.id,
       ownerId: request.ownerId,
@@ -102,18 +99,14 @@ export class RequestService {
   }
 
   /**
-   * Links repeated URLs and queues every image of a request just stored. When that fails (the
-   * queue's Redis is away) the request is removed again before the error reaches the client:
-   * a failed upload stores nothing, so a client that retries it does not get the work done
-   * twice. Jobs queued before the failure then find no image and do nothing.
+   * Queues every image of a request just stored. When that fails (the queue's Redis is away)
+   * the request is removed again before the error reaches the client: a failed upload stores
+   * nothing, so a client that retries it does not get the work done twice. Jobs queued before
+   * the failure then find no image and do nothing.
    */
-  private async queueImages(requestId: string, products: NewProduct[]): Promise<void> {
+  private async queueImages(requestId: string): Promise<void> {
     try {
-      // Before any job runs, so a URL listed twice is never fetched twice.
-      await this.duplicates.link(findRepeats(products.flatMap((p) => p.images)));
-      await this.queue.enqueue(
-        products.flatMap((p) => p.images.map((img) => ({ imageId: img.id, requestId }))),
-      );
+      await this.queue.enqueueRequest(requestId);
     } catch (error: unknown) {
       await this.requests.remove(requestId).catch((removal: unknown) => {
         // Left PENDING, the request is resumed at the next start: done once, not lost.

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 
+import { productsInMemory } from '../../src/csv/csv.spool.ts';
 import type { RequestRepository } from '../../src/repositories/request.repository.ts';
 import { resolveProcessingOptions } from '../../src/services/processing-options.ts';
 
@@ -14,7 +15,6 @@ export async function storeOneProductRequest(
   urls: readonly string[],
 ): Promise<{ requestId: string; imageIds: string[] }> {
   const requestId = randomUUID();
-  const imageIds = urls.map(() => randomUUID());
   await requests.create(
     {
       id: requestId,
@@ -23,15 +23,8 @@ export async function storeOneProductRequest(
       webhookUrl: null,
       options: resolveProcessingOptions(null, 50),
     },
-    [
-      {
-        id: randomUUID(),
-        serialNumber: 1,
-        name: 'Chair',
-        position: 0,
-        images: urls.map((inputUrl, i) => ({ id: imageIds[i] ?? '', position: i, inputUrl })),
-      },
-    ],
+    productsInMemory([{ serialNumber: 1, name: 'Chair', imageUrls: [...urls] }]),
   );
-  return { requestId, imageIds };
+  const { items } = await requests.listProducts(requestId, 1, null);
+  return { requestId, imageIds: items[0]?.images.map((image) => image.id) ?? [] };
 }

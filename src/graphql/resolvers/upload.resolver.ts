@@ -92,15 +92,19 @@ export class UploadResolver {
         streamError = error;
       });
       receiving = false;
-      const products = await this.requests.parse(stream);
-      // The form may go on past the CSV (a second file); nothing is stored until it has ended
-      // and its shape is known to be right.
-      await refuseMalformed(multipartProblem);
-      const request = await this.requests.create(viewer, products, {
-        fileName: file.filename || null,
-        ...meta,
-      });
-      return { request };
+      const csv = await this.requests.parse(stream);
+      try {
+        // The form may go on past the CSV (a second file); nothing is stored until it has ended
+        // and its shape is known to be right.
+        await refuseMalformed(multipartProblem);
+        const request = await this.requests.create(viewer, csv.products, {
+          fileName: file.filename || null,
+          ...meta,
+        });
+        return { request };
+      } finally {
+        await csv.discard();
+      }
     } catch (error: unknown) {
       // The body broke (a form cut off mid-file), before or while the CSV was read from it:
       // the client's mistake, whichever error the break surfaced as.

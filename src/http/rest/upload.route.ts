@@ -3,13 +3,12 @@ import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import type { Request, RequestHandler } from 'express';
 
-import type { OutputFormat } from '../../domain/request.ts';
+import type { OutputFormat, RequestRecord } from '../../domain/request.ts';
 import { ServiceError } from '../../errors.ts';
-import type { ParsedProduct } from '../../csv/csv.validator.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
 import type { ProcessingOptionsRequest } from '../../services/processing-options.ts';
 import { isCsvUpload } from '../../services/csv-file.ts';
-import type { RequestService } from '../../services/request.service.ts';
+import type { CheckedCsv, RequestService } from '../../services/request.service.ts';
 import { viewerOf } from './auth.middleware.ts';
 
 export interface UploadRouteOptions {
@@ -22,16 +21,20 @@ export interface UploadRouteOptions {
 
 const badInput = (message: string) => new ServiceError('BAD_USER_INPUT', message);
 
-/** The parts of one multipart upload: the CSV, read and checked as it arrives, and the fields. */
+/**
+ * The parts of one multipart upload: the CSV, read and checked as it arrives (the caller
+ * discards it), and the fields.
+ */
 interface ParsedUpload {
-  products: ParsedProduct[];
+  csv: CheckedCsv;
   fileName: string | null;
   fields: Record<string, string>;
 }
 
 /**
- * Reads a multipart body as a stream: the `file` part goes straight into the CSV parser, so no
- * temporary file is written and an oversized file is refused as soon as it passes the limit.
+ * Reads a multipart body as a stream: the `file` part goes straight into the CSV parser, so an
+ * oversized file is refused as soon as it passes the limit and a bad one as soon as it has been
+ * read; only its checked products are written to a temporary file (see RequestService.parse).
  */
 function readUpload(
   req: Request,
@@ -40,13 +43,18 @@ function readUpload(
 ): Promise<ParsedUpload> {
   return new Promise((resolve, reject) => {
     const fields: Record<string, string> = {};
-    let parsing: Promise<ParsedProduct[]> | undefined;
+    let parsing: Promise<CheckedCsv> | undefined;
+    let file: Readable | undefined;
+    let checked: CheckedCsv | undefined;
     let fileName: string | null = null;
     let failed = false;
 
     const fail = (error: Error) => {
       if (failed) return;
       failed = true;
+      // A file still being read is cut off, so its parse ends and drops what it wrote.
+      file?.destroy(error);
+      void checked?.discard();
       req.unpipe(form);
       req.resume();
       reject(error);
@@ -81,6 +89,7 @@ function readUpload(
         return;
       }
       fileName = info.filename ?? null;
+      file = stream;
       stream.on('limit', () => {
         const error = new ServiceError(
           'PAYLOAD_TOO_LARGE',
@@ -90,9 +99,16 @@ function readUpload(
         fail(error);
       });
       parsing = requests.parse(stream);
-      parsing.catch((error: unknown) => {
-        fail(error instanceof Error ? error : new Error(String(error)));
-      });
+      parsing.then(
+        (csv) => {
+          checked = csv;
+          // The form broke after the file was read: nothing will store it.
+          if (failed) void csv.discard();
+        },
+        (error: unknown) => {
+          fail(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
     });
     form.on('field', (name: string, value: string) => {
       fields[name] = value;
@@ -114,8 +130,8 @@ function readUpload(
         return;
       }
       parsing.then(
-        (products) => {
-          if (!failed) resolve({ products, fileName, fields });
+        (csv) => {
+          if (!failed) resolve({ csv, fileName, fields });
         },
         () => undefined,
       );
@@ -167,13 +183,17 @@ export function uploadRoute(options: UploadRouteOptions): RequestHandler {
       throw badInput('Send the CSV as multipart/form-data with the file in a field named "file".');
     }
     const upload = await readUpload(req, options.requests, options.maxCsvBytes);
-    const meta = {
-      fileName: upload.fileName,
-      webhookUrl: validateWebhookUrl(upload.fields.webhookUrl),
-      options: resolveProcessingOptions(optionsFrom(upload.fields), options.defaultQuality),
-    };
-
-    const request = await options.requests.create(viewerOf(res), upload.products, meta);
+    let request: RequestRecord;
+    try {
+      const meta = {
+        fileName: upload.fileName,
+        webhookUrl: validateWebhookUrl(upload.fields.webhookUrl),
+        options: resolveProcessingOptions(optionsFrom(upload.fields), options.defaultQuality),
+      };
+      request = await options.requests.create(viewerOf(res), upload.csv.products, meta);
+    } finally {
+      await upload.csv.discard();
+    }
     const statusUrl = options.statusUrl(req, request.id);
     res
       .status(202)
