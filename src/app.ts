@@ -9,7 +9,7 @@ import { Metrics } from './observability/metrics.ts';
 import type { WebhookAttemptOutcome } from './observability/metrics.ts';
 import { createDownloader } from './processing/image.downloader.ts';
 import type { Downloader } from './processing/image.downloader.ts';
-import { ImageProcessor, JOBS_PER_IMAGE_SLOT } from './processing/image.processor.ts';
+import { ImageProcessor } from './processing/image.processor.ts';
 import { RecoverySweep } from './processing/recovery.ts';
 import type { RecoveryOptions } from './processing/recovery.ts';
 import { RequestFinalizer } from './processing/request.finalizer.ts';
@@ -207,11 +207,7 @@ async function createDeliveries(
 export async function startWorker(app: App, recovery?: RecoveryOptions): Promise<void> {
   configureSharp(app.config.processing.concurrency, app.config.processing.vipsThreads);
   const { concurrency } = app.config.processing;
-  // A BullMQ job a worker has taken is locked to it, and counted as stalled when the worker
-  // dies: jobs waiting here for a slot would be kept from other workers and count crashes they
-  // had no part in. So with BullMQ a worker takes only as many jobs as it has slots.
-  const jobs = app.queue.kind === 'memory' ? concurrency * JOBS_PER_IMAGE_SLOT : concurrency;
-  app.queue.process((job) => app.processor.handle(job), jobs);
+  app.queue.process((job) => app.processor.handle(job), concurrency * app.queue.jobsPerSlot);
   app.deliveries.start();
   await app.recovery.start(recovery);
 }

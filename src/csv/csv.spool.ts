@@ -114,7 +114,9 @@ export class ProductSpool implements ProductSink {
     // The file may still be opening: it is removed once the stream has closed, not before.
     if (!this.out.closed) {
       await new Promise<void>((resolve) => {
-        this.out.once('close', () => resolve());
+        this.out.once('close', () => {
+          resolve();
+        });
         this.out.destroy();
       });
     }

@@ -35,7 +35,7 @@ export interface ImageProcessorDeps {
   maxPixels: number;
   /**
    * Images claimed, downloaded, encoded and stored at once (`WORKER_CONCURRENCY`). The queue may
-   * run more jobs than this (see {@link JOBS_PER_IMAGE_SLOT}); the others wait for a slot or
+   * run more jobs than this (see `JobQueue.jobsPerSlot`); the others wait for a slot or
    * record an outcome.
    */
   concurrency: number;
@@ -70,16 +70,6 @@ const STORAGE_MESSAGES: Record<StorageErrorCode, string> = {
  */
 export const GAVE_UP_MESSAGE =
   'The image could not be processed: its processing stopped the worker more than once, so it was not tried again.';
-
-/**
- * Jobs the in-process queue runs at once for each image slot. An image holds a slot while it is
- * claimed, downloaded, encoded and stored; recording its outcome after that is a database round
- * trip (on the embedded database, work on the thread that runs everything else) made outside
- * the slot. With one more job per slot, that round trip overlaps the next image's download
- * instead of leaving a slot idle. A job waiting for a slot has not claimed its image: the image
- * reads PENDING until a slot is free. (BullMQ workers take one job per slot: see startWorker.)
- */
-export const JOBS_PER_IMAGE_SLOT = 2;
 
 /** An image claimed and produced in a slot, waiting to be recorded. */
 interface Taken extends Produced {

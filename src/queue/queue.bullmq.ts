@@ -71,6 +71,12 @@ interface Running {
  */
 export class BullMqQueue implements JobQueue {
   readonly kind = 'bullmq';
+  /**
+   * One: a job a worker has taken is locked to it and counted as stalled when the worker dies,
+   * so jobs waiting there for a slot would be kept from other workers and count crashes they
+   * had no part in.
+   */
+  readonly jobsPerSlot = 1;
   private readonly connection: Redis;
   private readonly queue: Queue<ImageJob>;
   private worker: Worker<ImageJob> | undefined;

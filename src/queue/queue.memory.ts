@@ -25,6 +25,12 @@ interface Feed {
  */
 export class MemoryQueue implements JobQueue {
   readonly kind = 'memory';
+  /**
+   * Two: recording an outcome is a database round trip (on the embedded database, work on the
+   * thread that runs everything else), and with a second job per slot it overlaps the next
+   * image's download instead of leaving the slot idle.
+   */
+  readonly jobsPerSlot = 2;
   private queue: fastq.queue<ImageJob> | undefined;
   private readonly feeds: Feed[] = [];
   /** Ids of the images read into jobs that have not ended, so no image runs twice at once. */

@@ -53,6 +53,13 @@ export const IMAGE_PAGE_PRODUCTS = 500;
 export interface JobQueue {
   readonly kind: 'memory' | 'bullmq';
   /**
+   * Jobs a worker takes at once for each of its image slots (`WORKER_CONCURRENCY`, see
+   * ImageProcessor). An image holds a slot while it is claimed, downloaded, encoded and stored;
+   * its outcome is recorded after that, out of the slot. A job waiting for a slot has not
+   * claimed its image, which reads PENDING meanwhile.
+   */
+  readonly jobsPerSlot: number;
+  /**
    * Queues every unfinished image of a stored request, reading them from the database a page at
    * a time (see {@link UnfinishedImages}).
    */
