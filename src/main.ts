@@ -52,11 +52,28 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 
 const service = await start(config, logger);
 
+/** The exit code of a process ended by an interrupt (128 + SIGINT's number), as shells use it. */
+const INTERRUPTED = 130;
+
 let stopping = false;
 async function stop(signal: string): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    // A second Ctrl-C: the person at the terminal will not wait for the images in flight. What
+    // they leave unfinished is resumed at the next start, as after a crash.
+    if (signal === 'SIGINT') {
+      logger.warn(
+        'interrupted again: exiting without waiting; unfinished images resume at the next start',
+      );
+      process.exit(INTERRUPTED);
+    }
+    return;
+  }
   stopping = true;
-  logger.info('stopping', { signal, graceMs: config.shutdownGraceMs });
+  logger.info('stopping', {
+    signal,
+    graceMs: config.shutdownGraceMs,
+    ...(signal === 'SIGINT' && { hint: 'press Ctrl-C again to exit at once' }),
+  });
   await service.stop();
   logger.info('stopped');
   process.exit(0);

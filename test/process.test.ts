@@ -463,6 +463,54 @@ describe('SIGTERM', () => {
   );
 });
 
+describeEmbedded('a second Ctrl-C while the service waits for an image in flight', () => {
+  afterEach(cleanUpProcesses);
+  let images: ImageServer | undefined;
+  afterAll(async () => {
+    await images?.close();
+  });
+
+  it(
+    'exits at once with 130, and the next start on the DATA_DIR finishes the request',
+    async () => {
+      images = await startImageServer();
+      const held = deferred();
+      const png = await readFile(path.join(IMAGES_DIR, '1x1.png'));
+      let release = (): void => undefined;
+      const released = new Promise<void>((resolve) => (release = resolve));
+      images.route('/held.png', (_req, res) => {
+        held.resolve();
+        void released.then(() => res.writeHead(200, { 'content-type': 'image/png' }).end(png));
+      });
+      const dataDir = await makeTempDir();
+      const env = { DATA_DIR: dataDir, JWT_SECRET, ALLOW_PRIVATE_NETWORK: 'true' };
+      const token = signToken(JWT_SECRET, 'impatient');
+      const first = await startServiceProcess(env);
+      const id = await uploadedRequestId(
+        await uploadCsv(first.url, csvOf([{ name: 'Held', urls: [`${images.url}/held.png`] }]), {
+          token,
+          preflight: true,
+        }),
+      );
+      await held.promise;
+
+      first.process.signal('SIGINT');
+      await first.process.waitForLine(/press Ctrl-C again/);
+      // Well within the grace period it would otherwise wait for the image (25 s).
+      const exit = await first.process.kill('SIGINT', 5_000);
+      release();
+
+      const second = await startServiceProcess(env);
+      const ended = await waitUntilEnded(second.url, id, token);
+
+      expect(exit.code).toBe(130);
+      expect(ended).toBe('COMPLETED');
+    },
+    // Two starts of the service.
+    2 * SPAWNS,
+  );
+});
+
 describe('a crash (SIGKILL) in the middle of a request', () => {
   /** The first images are answered at once; the rest wait until the crash has happened. */
   const ANSWERED_BEFORE_CRASH = 4;

@@ -39,6 +39,8 @@ export interface ChildHandle {
   waitForExit(timeoutMs?: number): Promise<ChildExit>;
   /** Sends `signal` (SIGTERM by default) and resolves once the child has ended. */
   kill(signal?: NodeJS.Signals, timeoutMs?: number): Promise<ChildExit>;
+  /** Sends `signal` and returns at once. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 export interface WaitOptions {
@@ -149,6 +151,9 @@ function wrap(child: ChildProcess, label: string): ChildHandle {
     kill: (signal = 'SIGTERM', timeoutMs = DEFAULT_TIMEOUT_MS) => {
       if (!exit) child.kill(signal);
       return handle.waitForExit(timeoutMs);
+    },
+    signal: (signal) => {
+      if (!exit) child.kill(signal);
     },
   };
   children.add(handle);
