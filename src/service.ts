@@ -1,6 +1,7 @@
 import type { App } from './app.ts';
 import { closeApp, createApp, startWorker } from './app.ts';
 import { createTokenVerifier, signToken } from './auth/jwt.ts';
+import { ProductSpool } from './csv/csv.spool.ts';
 import { loadOrCreateSecret } from './auth/jwt-secret.ts';
 import type { Config } from './config.ts';
 import { lockDataDir } from './db/data-dir-lock.ts';
@@ -42,6 +43,10 @@ export async function startService(
   let app: App | undefined;
   try {
     http = await HttpServer.listen(config, logger);
+    const orphans = await ProductSpool.removeOrphans();
+    if (orphans > 0) {
+      logger.info('deleted the temporary files of uploads a stopped process left', { orphans });
+    }
     app = await createApp(config, logger, http.publicUrl);
     if (config.role !== 'api') await startWorker(app, options.recovery);
     let jwtSecret = config.jwt.secret;
@@ -54,8 +59,13 @@ export async function startService(
       url: server.url,
       jwtSecret,
       stop: async () => {
+        // One grace period for the whole stop: requests in flight first (uploads need the
+        // database), then the images still being processed, with what is left of it.
+        const deadline = Date.now() + config.shutdownGraceMs;
         await server.close();
-        await closeApp(started, config.shutdownGraceMs);
+        await closeApp(started, Math.max(0, deadline - Date.now()));
+        // Uploads still being read or stored when the grace period ended will not be stored.
+        await ProductSpool.discardAll();
         await unlock?.();
       },
     };

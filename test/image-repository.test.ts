@@ -105,6 +105,15 @@ function describeImageRows(
 
     expect(await images.claim(imageIds[0] ?? '')).toBeNull();
   });
+
+  it('gives a queue no page of a request that has ended', async () => {
+    const { requestId } = await storeRequest(db);
+    const before = await images.pageUnfinished(requestId, null, 500);
+    await db.prisma.request.update({ where: { id: requestId }, data: { status: 'CANCELLED' } });
+
+    expect(before.imageIds).toHaveLength(2);
+    expect(await images.pageUnfinished(requestId, null, 500)).toEqual({ imageIds: [], next: null });
+  });
 }
 
 describe('image rows on PGlite', () => {

@@ -37,7 +37,7 @@ const JWT_SECRET = 'process-test-secret-long-enough-for-hs256-0123456789';
 const REQUESTS_QUERY = '{ requests { edges { cursor } } }';
 const BARE_JWT = /^(eyJ[\w-]+\.[\w-]+\.[\w-]*)$/;
 /** Per-test timeout where a test starts service processes. */
-const SPAWNS = 60_000;
+const SPAWNS = 120_000;
 /** An idle service has nothing to wait for on SIGTERM: it should be gone well within this. */
 const STOP_TIMEOUT_MS = 10_000;
 /**

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
@@ -31,6 +31,18 @@ export interface ProductSource {
 /** What is written of a product: all that is stored of it (its line is only for problems). */
 type SpooledProduct = [serialNumber: number, name: string, imageUrls: string[]];
 
+/** Spool files are `<prefix><pid>-<uuid>.jsonl`: the process that writes one is in its name. */
+const FILE_PREFIX = 'image-pipeline-upload-';
+const FILE_NAME = new RegExp(`^${FILE_PREFIX}(\\d+)-[0-9a-f-]+\\.jsonl$`);
+
+/** Writing an upload's temporary file failed (the disk is full, TMPDIR is not writable). */
+export class SpoolError extends Error {
+  constructor(cause: Error) {
+    super(`Writing the upload's temporary file failed: ${cause.message}`, { cause });
+    this.name = 'SpoolError';
+  }
+}
+
 const NEWLINE = 0x0a;
 /** Characters of lines gathered before they are written: one write per 64 KB, not one per row. */
 const WRITE_BYTES = 65_536;
@@ -48,7 +60,13 @@ function batchOf(lines: Buffer, count: number): ProductBatch {
  * directory, and {@link discard} deletes it.
  */
 export class ProductSpool implements ProductSink {
-  private readonly file = path.join(os.tmpdir(), `image-pipeline-upload-${randomUUID()}.jsonl`);
+  /** Spools not yet discarded, for {@link ProductSpool.discardAll}. */
+  private static readonly live = new Set<ProductSpool>();
+
+  private readonly file = path.join(
+    os.tmpdir(),
+    `${FILE_PREFIX}${process.pid}-${randomUUID()}.jsonl`,
+  );
   // Opened in the background; what is written meanwhile waits in the stream. Made at once, so
   // whoever makes a spool can start reading the upload in the same turn (a stream that fails
   // before anything listens would be an unhandled error).
@@ -63,9 +81,40 @@ export class ProductSpool implements ProductSink {
   private failure: Error | undefined;
 
   constructor() {
+    ProductSpool.live.add(this);
     this.out.on('error', (error) => {
       this.failure ??= error;
     });
+  }
+
+  /**
+   * Deletes the files of uploads that will not be stored: at stop, those still being read or
+   * stored when the grace period ended.
+   */
+  static async discardAll(): Promise<void> {
+    await Promise.all([...ProductSpool.live].map((spool) => spool.discard()));
+  }
+
+  /**
+   * Deletes the spool files that processes no longer running left in the temporary directory
+   * (a crash, a kill). Files of live processes, other services' included, are left alone.
+   *
+   * @returns how many files were deleted
+   */
+  static async removeOrphans(): Promise<number> {
+    const dir = os.tmpdir();
+    const names = await readdir(dir).catch(() => []);
+    const orphans = names.filter((name) => {
+      const pid = Number(FILE_NAME.exec(name)?.[1]);
+      return Number.isInteger(pid) && pid !== process.pid && !isRunning(pid);
+    });
+    await Promise.all(orphans.map((name) => rm(path.join(dir, name), { force: true })));
+    return orphans.length;
+  }
+
+  /** Why writing failed, as a {@link SpoolError}; undefined while it has not. */
+  get writeError(): SpoolError | undefined {
+    return this.failure && new SpoolError(this.failure);
   }
 
   add(product: ParsedProduct): void {
@@ -111,6 +160,7 @@ export class ProductSpool implements ProductSink {
   async discard(): Promise<void> {
     if (this.discarded) return;
     this.discarded = true;
+    ProductSpool.live.delete(this);
     // The file may still be opening: it is removed once the stream has closed, not before.
     if (!this.out.closed) {
       await new Promise<void>((resolve) => {
@@ -120,7 +170,11 @@ export class ProductSpool implements ProductSink {
         this.out.destroy();
       });
     }
-    await rm(this.file, { force: true });
+    await rm(this.file).catch((error: unknown) => {
+      // Never made: its directory is missing or is not one (what made the writing fail).
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    });
   }
 
   private flush(): void {
@@ -148,6 +202,16 @@ export class ProductSpool implements ProductSink {
       if (cut < chunk.length) held.push(chunk.subarray(cut));
     }
     if (lines > 0) yield batchOf(Buffer.concat(held), lines);
+  }
+}
+
+/** Whether a process with this id runs (one of another user counts: it cannot be signalled). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error: unknown) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -138,7 +138,12 @@ export class HttpServer {
         ...(protection.plugins as ApolloServerPlugin<GraphQLContext>[]),
         complexityPlugin(schema, config.graphql.maxComplexity),
         graphqlMetricsPlugin(app.metrics),
-        ApolloServerPluginDrainHttpServer({ httpServer: this.server }),
+        // Requests in flight, uploads being stored among them, get the whole grace period (a
+        // large upload takes longer than the plugin's 10 s by default).
+        ApolloServerPluginDrainHttpServer({
+          httpServer: this.server,
+          stopGracePeriodMillis: this.config.shutdownGraceMs,
+        }),
         // The service serves its own playground (src/http/web.ts) instead of Apollo's page.
         ApolloServerPluginLandingPageDisabled(),
         { serverWillStart: () => Promise.resolve({ drainServer: closeSubscriptions }) },

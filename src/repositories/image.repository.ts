@@ -66,6 +66,10 @@ const PAGE_UNFINISHED_SQL = `
   WITH page AS (
     SELECT id, position FROM products
     WHERE request_id = $1::uuid AND position > $2::int AND position <= $2::int + $3::int
+      -- A request that has ended (cancelled) has nothing left to queue.
+      AND EXISTS (
+        SELECT 1 FROM requests WHERE id = $1::uuid AND status IN ('PENDING', 'PROCESSING')
+      )
   )
   SELECT (SELECT count(*) FROM page)::int AS read,
     coalesce((
@@ -179,7 +183,7 @@ export class ImageRepository {
    * null). A queue reads a large request this way instead of holding a job for every image.
    *
    * @returns the page's image ids, and the position to read the next page after, or null when
-   * this page reached the request's last product
+   * this page reached the request's last product or the request has ended
    */
   async pageUnfinished(
     requestId: string,

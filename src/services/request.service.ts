@@ -65,8 +65,10 @@ export class RequestService {
       }
       return { products: await spool.close(), discard: () => spool.discard() };
     } catch (error: unknown) {
+      // A failed write also fails the reading: the cause to report is the write's.
+      const cause = spool.writeError ?? error;
       await spool.discard();
-      throw error;
+      throw cause;
     }
   }
 

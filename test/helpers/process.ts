@@ -12,7 +12,7 @@ import { shapeResources } from './shape.ts';
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../..');
 
 /** How long a wait on a child lasts before it fails with the child's output. */
-const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_TIMEOUT_MS = 60_000;
 
 /** What a test passes; `undefined` leaves a variable unset. */
 export type ChildEnv = Record<string, string | undefined>;

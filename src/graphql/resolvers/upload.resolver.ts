@@ -7,6 +7,7 @@ import { GraphQLUpload } from 'graphql-upload-ts';
 import type { FileUpload } from 'graphql-upload-ts';
 import { Arg, Ctx, Mutation, Resolver } from 'type-graphql';
 
+import { SpoolError } from '../../csv/csv.spool.ts';
 import { ServiceError } from '../../errors.ts';
 import { isCsvUpload } from '../../services/csv-file.ts';
 import { resolveProcessingOptions, validateWebhookUrl } from '../../services/processing-options.ts';
@@ -109,7 +110,8 @@ export class UploadResolver {
       // The body broke (a form cut off mid-file), before or while the CSV was read from it:
       // the client's mistake, whichever error the break surfaced as.
       const mapped = uploadError(error);
-      if (mapped === error && !(error instanceof ServiceError) && (receiving || streamError)) {
+      const ours = error instanceof ServiceError || error instanceof SpoolError;
+      if (mapped === error && !ours && (receiving || streamError)) {
         throw new ServiceError(
           'BAD_USER_INPUT',
           'The upload was incomplete or malformed; send the file again.',
