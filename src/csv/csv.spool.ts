@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { finished } from 'node:stream/promises';
 
+import { isProcessRunning } from '../processes.ts';
 import type { ParsedProduct, ProductSink } from './csv.types.ts';
 
 /** What is stored of a checked product. */
@@ -106,7 +107,7 @@ export class ProductSpool implements ProductSink {
     const names = await readdir(dir).catch(() => []);
     const orphans = names.filter((name) => {
       const pid = Number(FILE_NAME.exec(name)?.[1]);
-      return Number.isInteger(pid) && pid !== process.pid && !isRunning(pid);
+      return Number.isInteger(pid) && pid !== process.pid && !isProcessRunning(pid);
     });
     await Promise.all(orphans.map((name) => rm(path.join(dir, name), { force: true })));
     return orphans.length;
@@ -202,16 +203,6 @@ export class ProductSpool implements ProductSink {
       if (cut < chunk.length) held.push(chunk.subarray(cut));
     }
     if (lines > 0) yield batchOf(Buffer.concat(held), lines);
-  }
-}
-
-/** Whether a process with this id runs (one of another user counts: it cannot be signalled). */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error: unknown) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

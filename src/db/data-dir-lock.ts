@@ -1,6 +1,8 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
+import { isProcessRunning } from '../processes.ts';
+
 const LOCK_FILE = 'service.pid';
 
 /** The data directory cannot serve this process; the message says why and what to do. */
@@ -15,15 +17,6 @@ function unusable(dataDir: string, error: unknown): DataDirError {
   return new DataDirError(
     `DATA_DIR ${dataDir} cannot be used (${code ?? message}); set DATA_DIR to a directory this process can write.`,
   );
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error: unknown) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -50,7 +43,12 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
 
     const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
     // In a container the previous holder may have had our own pid; that holder is gone.
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isRunning(holder)) {
+    if (
+      Number.isInteger(holder) &&
+      holder > 0 &&
+      holder !== process.pid &&
+      isProcessRunning(holder)
+    ) {
       throw new DataDirLockedError(
         `Another process (pid ${holder}) is already using DATA_DIR ${dataDir}; stop it first or choose another DATA_DIR.`,
       );

@@ -44,8 +44,8 @@ export interface RecoveryDeps {
  * else would bring them back, and their requests would stay unfinished for good. So every
  * worker process sweeps now and then: each request that has not ended and has been quiet for
  * a while gets its missing jobs added and its failed ones retried, while the images of jobs that
- * stalled too often (they likely kill workers) are recorded as failed, so the request ends. The first sweep, at start, takes every
- * unfinished request: what a crash or a stop left behind.
+ * stalled too often (they likely kill workers) are recorded as failed, so the request ends. The
+ * first sweep, at start, takes every unfinished request: what a crash or a stop left behind.
  *
  * Every step is idempotent (a job's id is its image's id, a retry of a job already retried does
  * nothing, a request ends once), so several processes may sweep at once. Each remembers what

@@ -28,6 +28,12 @@ export class JobNotStartedError extends Error {
   }
 }
 
+/** A page of a request's unfinished images: see `ImageRepository.pageUnfinished`. */
+export interface UnfinishedPage {
+  imageIds: string[];
+  next: number | null;
+}
+
 /**
  * Where a queue reads a stored request's unfinished images, a page at a time in file order, so
  * that no process holds a job for every image of a large request at once.
@@ -38,7 +44,7 @@ export interface UnfinishedImages {
     requestId: string,
     after: number | null,
     products: number,
-  ): Promise<{ imageIds: string[]; next: number | null }>;
+  ): Promise<UnfinishedPage>;
   /** See `ImageRepository.countPendingAfter`. */
   countPendingAfter(requestId: string, after: number | null): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import type { SqlRunner } from '../db/database.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import type { UnfinishedPage } from '../queue/queue.ts';
 import type {
   ImageOutcome,
   ImageRecord,
@@ -49,18 +50,12 @@ const CLAIM_SQL = `
     r.completed_images AS completed, r.failed_images AS failed,
     EXISTS (SELECT 1 FROM images f WHERE f.leader_id = i.id) AS "hasFollowers"`;
 
-/** A page of a request's unfinished images: see `ImageRepository.pageUnfinished`. */
-export interface UnfinishedPage {
-  imageIds: string[];
-  next: number | null;
-}
-
 /**
  * A page is a range of product positions (they run from 0 without gaps), read through the
  * (request, position) index, and its products' images through the (product, position) index.
  * The status is compared as text so that the planner cannot take the status index instead: on
  * a request just stored, before statistics exist, it would read every image of the request for
- * each page (about 50 ms a page at 300,000 images, against 2 ms).
+ * each page (about 50 ms a page at 300,000 images on PostgreSQL, against 7 ms).
  */
 const PAGE_UNFINISHED_SQL = `
   WITH page AS (
