@@ -16,14 +16,16 @@ import { childArgs, emitResult, intArg, stringArg } from './lib/protocol.ts';
 import { StepTimer } from './lib/steps.ts';
 
 /**
- * Before the measured run each mode processes WARM_UP_RUNS runs of the measured size (at most
- * WARM_UP_MAX_IMAGES images each), unmeasured, so the figures are those of a service that has
- * been running. One small run was not enough: V8 keeps compiling the embedded database's
- * WebAssembly with its optimising tier for the first requests after a start (some 250 ms of CPU
- * at the start of each, on two cores), a one-off of a new process rather than a cost per
- * request.
+ * Before the measured run each mode processes at least WARM_UP_IMAGES images, unmeasured, in runs
+ * of the measured size (at most WARM_UP_MAX_IMAGES images each), so the figures are those of a
+ * service that has been running. Fewer were not enough: in one service process, successive
+ * 120-image requests took 30.1, 26.5, 23.5, 23.4 and 23.7 ms of CPU per image, and 21.1 to
+ * 22.4 from the sixth on, the upload itself falling from 241 ms to about 25. V8 was still
+ * compiling the service's hot code with its optimising tier (the embedded database's
+ * WebAssembly among it), a one-off of a new process rather than a cost per request. The bare
+ * loop, having less code, warms up sooner; every mode gets the same warm-up all the same.
  */
-const WARM_UP_RUNS = 3;
+const WARM_UP_IMAGES = 1_200;
 const WARM_UP_MAX_IMAGES = 240;
 
 const PREPARE = { bare: prepareBare, pipeline: preparePipeline, service: prepareService };
@@ -47,7 +49,7 @@ async function measure(args: ProcessingArgs): Promise<ProcessingRun> {
   const steps = new StepTimer();
   const mode = await PREPARE[args.mode](urls, args.concurrency, steps);
   const warmUpSize = Math.min(args.n, WARM_UP_MAX_IMAGES);
-  for (let k = 0; k < WARM_UP_RUNS; k++) {
+  for (let k = 0; k < Math.ceil(WARM_UP_IMAGES / warmUpSize); k++) {
     await mode.warmUp(photoUrls(args.photoBaseUrl, warmUpSize, `${args.run}-warm-up-${k}`));
   }
   steps.reset();

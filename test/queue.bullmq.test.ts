@@ -23,8 +23,9 @@ const logger = createLogger({ level: 'error', format: 'json', stream: new PassTh
 const prefixes: string[] = [];
 const queues: BullMqQueue[] = [];
 /**
- * These tests add jobs themselves (`enqueue`); queueing a stored request, which reads its images
- * from the database, is covered by the production-shape tests of uploads and recovery.
+ * Most tests here add jobs themselves (`enqueue`); queueing a stored request, which reads its
+ * images from the database, is covered by the production-shape tests of uploads and recovery,
+ * and its paging below.
  */
 const noImagesRead: UnfinishedImages = {
   pageUnfinished: () => Promise.reject(new Error('not read in these tests')),
@@ -169,7 +170,100 @@ describe.skipIf(skipRedis)('finished jobs kept in Redis (C-22)', () => {
   });
 });
 
+/**
+ * A stored request's unfinished images as the queue reads them, a page of two at a time: three
+ * pages, the second of which is read only once `secondPage` is opened (or fails with its error).
+ * It stands in for ImageRepository so that the moment a page is read can be held; the queue over
+ * the real repository is covered by test/large-request.test.ts on the production shape.
+ */
+function heldPages(requestId: string) {
+  const secondPage = deferred<Error | undefined>();
+  const pages: { imageIds: string[]; next: number | null }[] = [0, 1, 2].map((page) => ({
+    imageIds: [job(100 + 2 * page).imageId, job(101 + 2 * page).imageId],
+    next: page < 2 ? page + 1 : null,
+  }));
+  const source: UnfinishedImages = {
+    pageUnfinished: async (id, after) => {
+      if (id !== requestId) throw new Error(`read of another request ${id}`);
+      const page = after ?? 0;
+      if (page === 1) {
+        const failure = await secondPage.promise;
+        if (failure) throw failure;
+      }
+      return pages[page] ?? { imageIds: [], next: null };
+    },
+    countPendingAfter: () => Promise.reject(new Error('not read here')),
+  };
+  return { source, secondPage };
+}
+
+describe.skipIf(skipRedis)("a stored request's images, queued a page at a time", () => {
+  it('queues the first page before resolving and the later pages after it', async () => {
+    const { source, secondPage } = heldPages('r');
+    const { queue, prefix } = makeQueue({ images: source });
+
+    await queue.enqueueRequest('r');
+    const answered = await jobCounts(prefix);
+    secondPage.resolve(undefined);
+    await waitForAsync(async () => (await jobCounts(prefix)).waiting === 6);
+
+    expect(answered.waiting).toBe(2);
+  });
+
+  it('stops at the end of the page under way when it closes, and revive queues the rest', async () => {
+    const { source, secondPage } = heldPages('r');
+    const { queue, prefix } = makeQueue({ images: source });
+
+    await queue.enqueueRequest('r');
+    const closed = queue.close(0);
+    secondPage.resolve(undefined);
+    await closed;
+    const afterStop = await jobCounts(prefix);
+    const next = new BullMqQueue({
+      redisUrl,
+      prefix,
+      lockMs: 30_000,
+      stalledIntervalMs: 15_000,
+      attempts: 5,
+      images: source,
+      logger,
+    });
+    queues.push(next);
+    await next.revive('r');
+
+    expect(afterStop.waiting).toBe(4);
+    expect((await jobCounts(prefix)).waiting).toBe(6);
+  });
+
+  it('logs a later page that cannot be queued, for the recovery sweep, and keeps the request', async () => {
+    const { source, secondPage } = heldPages('r');
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const { queue, prefix } = makeQueue({
+      images: source,
+      logger: createLogger({ level: 'warn', format: 'json', stream }),
+    });
+
+    await queue.enqueueRequest('r');
+    secondPage.resolve(new Error('the database went away'));
+    await waitFor(() => lines.some((line) => line.includes('recovery sweep will queue them')));
+
+    const warning: unknown = JSON.parse(
+      lines.find((line) => line.includes('recovery sweep')) ?? '{}',
+    );
+    expect(warning).toMatchObject({ level: 'warn', requestId: 'r' });
+    expect(JSON.stringify(warning)).toContain('the database went away');
+    expect((await jobCounts(prefix)).waiting).toBe(2);
+  });
+});
+
 /** Resolves once `probe` holds, checking every 20 ms (a wait, not a timed assertion). */
 async function waitFor(probe: () => boolean): Promise<void> {
   while (!probe()) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** Resolves once `probe` holds, checking every 50 ms (a wait, not a timed assertion). */
+async function waitForAsync(probe: () => Promise<boolean>): Promise<void> {
+  while (!(await probe())) await new Promise((resolve) => setTimeout(resolve, 50));
 }

@@ -21,7 +21,13 @@ const PROGRESS_QUERY = `query Progress($id: ID!) {
   request(id: $id) { id status progress { total completed failed pending percent } }
 }`;
 
-type TargetName = 'healthz' | 'graphqlProgress' | 'restStatus';
+type TargetName = 'healthz' | 'graphqlProgress' | 'restStatus' | 'stackFloor';
+
+/** The service, and the bare stack it is built on (bench/stack-floor.server.ts). */
+interface Servers {
+  service: ChildService;
+  floor: ChildService;
+}
 
 /** One load of one target: what autocannon saw and what it cost the service. */
 interface TargetRun {
@@ -38,12 +44,19 @@ interface TargetRun {
   serviceCpuMsPerRequest: number;
 }
 
-function requestFor(target: TargetName, service: ChildService, requestId: string) {
+/** The server a target loads. */
+function serverOf(target: TargetName, servers: Servers): ChildService {
+  return target === 'stackFloor' ? servers.floor : servers.service;
+}
+
+function requestFor(target: TargetName, servers: Servers, requestId: string) {
+  const service = serverOf(target, servers);
   const auth = { authorization: `Bearer ${service.token}` };
   switch (target) {
     case 'healthz':
       return { url: `${service.url}/healthz`, method: 'GET' as const, headers: {} };
     case 'graphqlProgress':
+    case 'stackFloor':
       return {
         url: `${service.url}/graphql`,
         method: 'POST' as const,
@@ -76,13 +89,13 @@ async function withServiceCpu(
 /** `options.connections` clients, each sending its next request once answered (autocannon). */
 function load(
   target: TargetName,
-  service: ChildService,
+  servers: Servers,
   requestId: string,
   options: BenchOptions,
 ): Promise<TargetRun> {
-  return withServiceCpu(service, async () => {
+  return withServiceCpu(serverOf(target, servers), async () => {
     const result = await autocannon({
-      ...requestFor(target, service, requestId),
+      ...requestFor(target, servers, requestId),
       connections: options.connections,
       duration: options.readSeconds,
       timeout: 30,
@@ -105,12 +118,12 @@ function load(
 /** The same target at `options.readRate` requests a second, evenly spaced (see pacedLoad). */
 function loadPaced(
   target: TargetName,
-  service: ChildService,
+  servers: Servers,
   requestId: string,
   options: BenchOptions,
 ): Promise<TargetRun> {
-  return withServiceCpu(service, async () => {
-    const result = await pacedLoad(requestFor(target, service, requestId), {
+  return withServiceCpu(serverOf(target, servers), async () => {
+    const result = await pacedLoad(requestFor(target, servers, requestId), {
       rate: options.readRate,
       connections: options.connections,
       seconds: options.readSeconds,
@@ -146,7 +159,7 @@ function figuresOf(runs: TargetRun[], baselineRps: number) {
   };
 }
 
-const TARGETS: readonly TargetName[] = ['healthz', 'graphqlProgress', 'restStatus'];
+const TARGETS: readonly TargetName[] = ['healthz', 'graphqlProgress', 'restStatus', 'stackFloor'];
 
 /** How long the service may stay busy with requests left over from a load. */
 const IDLE_WAIT_MS = 300_000;
@@ -171,12 +184,17 @@ async function waitIdle(service: ChildService): Promise<void> {
  * `options.readImages` images (its downloads held back, so it stays in progress and the reads
  * see a running request); autocannon in this process loads each target with
  * `options.connections` clients for `options.readSeconds`. `GET /healthz`, the cheapest route
- * through the same HTTP stack, is the baseline measured in the same run. The targets take turns
- * (reversed on every other repeat) so a change in machine load falls on all of them.
+ * through the same HTTP stack, is the baseline measured in the same run; `stackFloor` is the
+ * same progress query against Apollo Server 5 on Express 5 with nothing of the service in it
+ * (a second child, bench/stack-floor.server.ts), the most a GraphQL read can reach on this
+ * stack and machine. The targets take turns (reversed on every other repeat) so a change in
+ * machine load falls on all of them.
  */
 export async function benchReads(options: BenchOptions, print: (line: string) => void) {
   const photos = await startGatedPhotoServer();
   const service = await startChild({ SHUTDOWN_GRACE_MS: '1000' });
+  const floor = await startChild({}, 'stack-floor.server.ts');
+  const servers = { service, floor };
   try {
     const requestId = await uploadPhotos(service, photos.url, options.readImages);
     const runs: TargetRun[] = [];
@@ -184,14 +202,14 @@ export async function benchReads(options: BenchOptions, print: (line: string) =>
     for (let r = 0; r < options.repeat; r++) {
       const order = r % 2 === 0 ? TARGETS : [...TARGETS].reverse();
       for (const target of order) {
-        runs.push(await load(target, service, requestId, options));
-        // Requests still queued when a load ends keep the service busy; the next load waits.
-        await waitIdle(service);
+        runs.push(await load(target, servers, requestId, options));
+        // Requests still queued when a load ends keep the server busy; the next load waits.
+        await waitIdle(serverOf(target, servers));
       }
       // The loads above wait for each answer before the next request (a closed loop), so their
       // latency is at least connections / throughput. At a fixed rate below saturation it is
       // the service's own time per request.
-      paced.push(await loadPaced('graphqlProgress', service, requestId, options));
+      paced.push(await loadPaced('graphqlProgress', servers, requestId, options));
       await waitIdle(service);
     }
     const stats = await control<ServerStats>(service, '/stats');
@@ -228,6 +246,8 @@ export async function benchReads(options: BenchOptions, print: (line: string) =>
     lines.push(
       `  graphqlProgress p99 target < ${GRAPHQL_P99_TARGET_MS} ms: saturated ${met(targets.graphqlProgress)},` +
         ` paced ${met(pacedFigures)}; service peakRSS ${stats.peakRssMB} MB`,
+      `  the stack's floor (Apollo Server 5 on Express 5, a constant answer) saturated: ${met(targets.stackFloor)};` +
+        ` graphqlProgress req/s ÷ floor's ${round(targets.graphqlProgress.requestsPerSecond / Math.max(1, targets.stackFloor.requestsPerSecond), 3)}`,
     );
     lines.forEach(print);
     return {
@@ -239,6 +259,7 @@ export async function benchReads(options: BenchOptions, print: (line: string) =>
     };
   } finally {
     photos.close();
+    await stopChild(floor.child);
     await stopChild(service.child);
   }
 }

@@ -22,18 +22,15 @@ export interface ChildService {
 
 /**
  * Starts bench/service.server.ts, with `env` added to its configuration, and resolves once it
- * listens.
+ * listens. `script` names another server of the same conventions in bench/ (stack-floor.server.ts).
  */
-export async function startChild(env: Record<string, string> = {}): Promise<ChildService> {
+export async function startChild(
+  env: Record<string, string> = {},
+  script = 'service.server.ts',
+): Promise<ChildService> {
   const child = spawn(
     process.execPath,
-    [
-      '--expose-gc',
-      '--import',
-      'tsx',
-      path.join('bench', 'service.server.ts'),
-      JSON.stringify(env),
-    ],
+    ['--expose-gc', '--import', 'tsx', path.join('bench', script), JSON.stringify(env)],
     { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });

@@ -5,7 +5,14 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.ts';
 import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
 import { IMAGE_PAGE_PRODUCTS, JobNotStartedError } from './queue.ts';
-import type { ImageJob, ImageJobHandler, JobQueue, Revived, UnfinishedImages } from './queue.ts';
+import type {
+  ImageJob,
+  ImageJobHandler,
+  JobQueue,
+  Revived,
+  UnfinishedImages,
+  UnfinishedPage,
+} from './queue.ts';
 import { settleWithin } from './settle.ts';
 
 /** The BullMQ queue that carries image jobs, under the configured key prefix. */
@@ -82,6 +89,8 @@ export class BullMqQueue implements JobQueue {
   private worker: Worker<ImageJob> | undefined;
   private workerConnection: Redis | undefined;
   private readonly running = new Map<string, Running>();
+  /** Requests whose later pages are being queued after their upload was answered. */
+  private readonly feeding = new Set<Promise<void>>();
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: BullMqQueueOptions) {
@@ -124,9 +133,28 @@ export class BullMqQueue implements JobQueue {
     }
   }
 
-  /** Reads the request's unfinished images a page at a time, and adds a job for each. */
+  /**
+   * Adds the jobs of the request's first page of unfinished images, then resolves: an upload is
+   * refused, and nothing of it kept, when Redis cannot take even those. The later pages are read
+   * and added after that, while the upload is answered and the first images are processed: on
+   * a large request they are most of the upload's time (300,000 jobs are some 5 s of this
+   * thread and as much of Redis's). Should Redis fail meanwhile, or the process stop, the
+   * images left without a job are the recovery sweep's (RecoverySweep): it adds them once the
+   * request has been quiet a while, or at the next start.
+   */
   async enqueueRequest(requestId: string): Promise<void> {
-    await this.eachPage(requestId, () => Promise.resolve());
+    const first = await this.queuePage(requestId, null);
+    if (first.next === null) return;
+    const rest = this.eachPage(requestId, () => Promise.resolve(), first.next).catch(
+      (error: unknown) => {
+        this.options.logger.warn(
+          "queueing a request's later images failed; the recovery sweep will queue them",
+          { requestId, error },
+        );
+      },
+    );
+    this.feeding.add(rest);
+    void rest.finally(() => this.feeding.delete(rest));
   }
 
   /**
@@ -149,18 +177,29 @@ export class BullMqQueue implements JobQueue {
     return revived;
   }
 
-  /** Queues each page of the request's unfinished images, then hands the page to `then`. */
+  /**
+   * Queues each page of the request's unfinished images from the one after `after`, then hands
+   * the page to `then`. Stops early, its work left to the recovery sweep, when the queue closes.
+   */
   private async eachPage(
     requestId: string,
     then: (imageIds: string[]) => Promise<void>,
+    after: number | null = null,
   ): Promise<void> {
-    let after: number | null = null;
+    let next = after;
     do {
-      const page = await this.options.images.pageUnfinished(requestId, after, IMAGE_PAGE_PRODUCTS);
-      await this.enqueue(page.imageIds.map((imageId) => ({ imageId, requestId })));
+      if (this.closing) return;
+      const page = await this.queuePage(requestId, next);
       await then(page.imageIds);
-      after = page.next;
-    } while (after !== null);
+      next = page.next;
+    } while (next !== null);
+  }
+
+  /** Reads one page of the request's unfinished images and adds a job for each. */
+  private async queuePage(requestId: string, after: number | null): Promise<UnfinishedPage> {
+    const page = await this.options.images.pageUnfinished(requestId, after, IMAGE_PAGE_PRODUCTS);
+    await this.enqueue(page.imageIds.map((imageId) => ({ imageId, requestId })));
+    return page;
   }
 
   process(handler: ImageJobHandler, concurrency: number): void {
@@ -216,8 +255,9 @@ export class BullMqQueue implements JobQueue {
   }
 
   /**
-   * Stops taking jobs, waits up to `graceMs` for the running ones, hands any still running
-   * back to the queue (another worker takes them at once), and closes the connections.
+   * Stops queueing the later pages of requests (at the end of the page under way), stops taking
+   * jobs, waits up to `graceMs` for the running ones, hands any still running back to the queue
+   * (another worker takes them at once), and closes the connections.
    */
   close(graceMs: number): Promise<void> {
     this.closing ??= this.shutDown(graceMs);
@@ -225,6 +265,8 @@ export class BullMqQueue implements JobQueue {
   }
 
   private async shutDown(graceMs: number): Promise<void> {
+    // Each feed stops at its next page (see eachPage); the sweep queues what it left.
+    await Promise.all(this.feeding);
     const worker = this.worker;
     if (worker) {
       await worker.pause(true);

@@ -67,7 +67,9 @@ export interface JobQueue {
   readonly jobsPerSlot: number;
   /**
    * Queues every unfinished image of a stored request, reading them from the database a page at
-   * a time (see {@link UnfinishedImages}).
+   * a time (see {@link UnfinishedImages}). Rejects when the queue cannot take the request at
+   * all; may resolve before its last page is queued (each queue says when), the recovery sweep
+   * being the backstop for pages a failure or a stop leaves unqueued.
    */
   enqueueRequest(requestId: string): Promise<void>;
   /**

@@ -101,10 +101,11 @@ export class RequestService {
   }
 
   /**
-   * Queues every image of a request just stored. When that fails (the queue's Redis is away)
-   * the request is removed again before the error reaches the client: a failed upload stores
-   * nothing, so a client that retries it does not get the work done twice. Jobs queued before
-   * the failure then find no image and do nothing.
+   * Queues the images of a request just stored (on BullMQ the first page of them before the
+   * answer, the rest after it: see BullMqQueue.enqueueRequest). When that fails (the queue's
+   * Redis is away) the request is removed again before the error reaches the client: a failed
+   * upload stores nothing, so a client that retries it does not get the work done twice. Jobs
+   * queued before the failure then find no image and do nothing.
    */
   private async queueImages(requestId: string): Promise<void> {
     try {
