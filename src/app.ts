@@ -78,7 +78,7 @@ export async function createApp(config: Config, logger: Logger, publicUrl: strin
     queueDepth: async (): Promise<number> => (await queue.depth()) + processor.waitingForSlot,
   });
 
-  const requests = new RequestRepository(db.prisma, db.transaction);
+  const requests = new RequestRepository(db.prisma, db.sql, db.transaction);
   const duplicates = new DuplicateRepository(db.sql);
   const webhooks = new WebhookRepository(db.prisma);
   const deliveries = await createDeliveries(config, logger, webhooks, (outcome) => {

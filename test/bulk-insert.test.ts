@@ -93,7 +93,7 @@ function describeBulkInsert(
     close = () => opened.close();
     const db = countingParameters(opened.db, counts);
     const requestId = randomUUID();
-    const repository = new RequestRepository(db.prisma, db.transaction);
+    const repository = new RequestRepository(db.prisma, db.sql, db.transaction);
     // Once first, so what loading and planning keep for good is not counted below.
     await repository.create(
       { ...NEW_REQUEST, id: randomUUID() },
@@ -171,7 +171,7 @@ describe('a CSV whose rows are rejected', () => {
     // Uploading never ends a request, so no finalizer is reached on this path.
     const noFinalizer = {} as RequestFinalizer;
     const service = new RequestService(
-      new RequestRepository(prisma, db.transaction),
+      new RequestRepository(prisma, db.sql, db.transaction),
       new MemoryQueue(new ImageRepository(prisma, db.sql), logger),
       limits,
       noFinalizer,

@@ -36,7 +36,7 @@ describe.skipIf(skipPostgres)('repeated URLs on PostgreSQL', () => {
     database = await createTestDatabase();
     db = await openDatabase({ url: database.url, pgliteDir: '', poolSize: 8 });
     prisma = db.prisma;
-    requests = new RequestRepository(prisma, db.transaction);
+    requests = new RequestRepository(prisma, db.sql, db.transaction);
     images = new ImageRepository(prisma, db.sql);
     duplicates = new DuplicateRepository(db.sql);
   });

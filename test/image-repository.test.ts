@@ -35,7 +35,7 @@ const DONE: ImageOutcome = {
 /** Stores a PENDING request of one product with two images; returns their ids. */
 async function storeRequest(db: Database) {
   const requestId = randomUUID();
-  const requests = new RequestRepository(db.prisma, db.transaction);
+  const requests = new RequestRepository(db.prisma, db.sql, db.transaction);
   await requests.create(
     { id: requestId, ownerId: 'alice', fileName: 'a.csv', webhookUrl: null, options: OPTIONS },
     productsInMemory([
@@ -70,7 +70,7 @@ function describeImageRows(
     const { requestId, imageIds } = await storeRequest(db);
 
     const claimed = await images.claim(imageIds[1] ?? '');
-    const request = await new RequestRepository(db.prisma, db.transaction).findById(requestId);
+    const request = await new RequestRepository(db.prisma, db.sql, db.transaction).findById(requestId);
 
     expect(claimed).toMatchObject({
       image: { id: imageIds[1], requestId, position: 1, status: 'PROCESSING', outputUrl: null },

@@ -6,7 +6,7 @@ import { allow } from 'graphql-shield';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ServiceError } from '../src/errors.ts';
-import { isAdmin, isAuthenticated, permissionsFor, RULES } from '../src/graphql/permissions.ts';
+import { isAuthenticated, permissionsFor, RULES } from '../src/graphql/permissions.ts';
 import { RequestResolver } from '../src/graphql/resolvers/request.resolver.ts';
 import { buildGraphQLSchema } from '../src/graphql/schema.ts';
 import type { TestService } from './helpers/service.ts';
@@ -55,9 +55,7 @@ describe('the permission rule tree', () => {
     };
     for (const fields of Object.values(RULES)) Object.values(fields).forEach(visit);
 
-    const callerOnly = [isAuthenticated, isAdmin].map(
-      (r) => (r as unknown as { name: string }).name,
-    );
+    const callerOnly = [isAuthenticated].map((r) => (r as unknown as { name: string }).name);
     expect([...contextual].sort()).toEqual(callerOnly.sort());
   });
 

@@ -11,7 +11,7 @@ export function isOwnerOf(viewer: Viewer, ownerId: string): boolean {
 
 /**
  * Whether `viewer` may see something owned by `ownerId`: its owner or an admin. The one rule
- * behind the GraphQL rule tree (`isOwner` or `isAdmin`), the REST routes and the services; the
+ * behind the GraphQL rule `canSeeRequest`, the REST routes and the services; the
  * `/files` URLs are handed out only through answers this rule allowed.
  */
 export function canSee(viewer: Viewer, ownerId: string): boolean {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 import type { ProductSource } from '../csv/csv.spool.ts';
-import type { TransactionRunner } from '../db/database.ts';
+import type { SqlRunner, TransactionRunner } from '../db/database.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
 import type {
@@ -73,6 +73,17 @@ const LINK_REPEATS_SQL = `
   UPDATE images i SET leader_id = r.leader_id
   FROM ranked r WHERE i.id = r.id AND r.leader_id <> r.id`;
 
+/**
+ * One request by id, its columns named as RequestRecord names them. The progress query polled
+ * by every client of a running request comes down to this statement.
+ */
+const FIND_BY_ID_SQL = `
+  SELECT id, owner_id AS "ownerId", status, file_name AS "fileName", webhook_url AS "webhookUrl",
+    options, total_images AS "totalImages", completed_images AS "completedImages",
+    failed_images AS "failedImages", output_csv_key AS "outputCsvKey", created_at AS "createdAt",
+    updated_at AS "updatedAt", completed_at AS "completedAt"
+  FROM requests WHERE id = $1::uuid`;
+
 function toRecord(row: Row): RequestRecord {
   return { ...row, options: row.options as unknown as ProcessingOptions };
 }
@@ -81,6 +92,7 @@ function toRecord(row: Row): RequestRecord {
 export class RequestRepository {
   constructor(
     private readonly prisma: PrismaClient,
+    private readonly sql: SqlRunner,
     private readonly transaction: TransactionRunner,
   ) {}
 
@@ -125,9 +137,14 @@ export class RequestRepository {
     await this.prisma.request.deleteMany({ where: { id } });
   }
 
+  /**
+   * Runs on the driver rather than through Prisma (see SqlRunner): on the embedded database that
+   * halves what a progress query costs the service's thread (a prepared statement, and none of
+   * Prisma's query building).
+   */
   async findById(id: string): Promise<RequestRecord | null> {
-    const row = await this.prisma.request.findUnique({ where: { id } });
-    return row && toRecord(row);
+    const [row] = await this.sql<RequestRecord>(FIND_BY_ID_SQL, [id]);
+    return row ?? null;
   }
 
   /**
