@@ -70,7 +70,9 @@ function describeImageRows(
     const { requestId, imageIds } = await storeRequest(db);
 
     const claimed = await images.claim(imageIds[1] ?? '');
-    const request = await new RequestRepository(db.prisma, db.sql, db.transaction).findById(requestId);
+    const request = await new RequestRepository(db.prisma, db.sql, db.transaction).findById(
+      requestId,
+    );
 
     expect(claimed).toMatchObject({
       image: { id: imageIds[1], requestId, position: 1, status: 'PROCESSING', outputUrl: null },

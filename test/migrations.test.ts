@@ -395,7 +395,9 @@ describe.skipIf(skipPostgres)('timestamps on a PostgreSQL server in another time
   });
 
   it("reads a new request's createdAt back as the current instant", async () => {
-    const stored = await new RequestRepository(db.prisma, db.sql, db.transaction).findById(requestId);
+    const stored = await new RequestRepository(db.prisma, db.sql, db.transaction).findById(
+      requestId,
+    );
 
     expect(sessionTimeZone).toBe('TimeZone=Asia/Kolkata');
     expect(Math.abs((stored?.createdAt.getTime() ?? 0) - Date.now())).toBeLessThan(5_000);
