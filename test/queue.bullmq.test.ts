@@ -235,6 +235,20 @@ describe.skipIf(skipRedis)("a stored request's images, queued a page at a time",
     expect((await jobCounts(prefix)).waiting).toBe(6);
   });
 
+  it('revives a request only up to the page under way once its stop signal is aborted', async () => {
+    const { source, secondPage } = heldPages('r');
+    const { queue, prefix } = makeQueue({ images: source });
+    const stop = new AbortController();
+
+    const reviving = queue.revive('r', stop.signal);
+    await waitForAsync(async () => (await jobCounts(prefix)).waiting === 2);
+    stop.abort();
+    secondPage.resolve(undefined);
+    await reviving;
+
+    expect((await jobCounts(prefix)).waiting).toBe(4);
+  });
+
   it('logs a later page that cannot be queued, for the recovery sweep, and keeps the request', async () => {
     const { source, secondPage } = heldPages('r');
     const lines: string[] = [];

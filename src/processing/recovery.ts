@@ -57,6 +57,8 @@ export class RecoverySweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  /** Aborted at stop: a request being revived page by page is left at the page under way. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly deps: RecoveryDeps) {}
 
@@ -73,9 +75,13 @@ export class RecoverySweep {
     this.schedule(intervalMs, quietMs);
   }
 
-  /** Stops the timer and waits for a sweep under way. */
+  /**
+   * Stops the timer and waits for a sweep under way, which ends at the page of images it is
+   * queueing: a request of 100,000 images would otherwise hold the stop past its grace period.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     clearTimeout(this.timer);
     await this.running;
   }
@@ -125,7 +131,9 @@ export class RecoverySweep {
         return true;
       }
 
-      const revived = await queue.revive(requestId);
+      const revived = await queue.revive(requestId, this.stopping.signal);
+      // Cut short by a stop: the next start's sweep takes the request whole.
+      if (this.stopped) return false;
       logger.info('resuming request', { requestId, retried: revived.retried });
       for (const imageId of revived.stalled) {
         logger.error('image job stalled too often; recording the image as failed', {

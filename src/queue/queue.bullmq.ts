@@ -137,10 +137,10 @@ export class BullMqQueue implements JobQueue {
    * Adds the jobs of the request's first page of unfinished images, then resolves: an upload is
    * refused, and nothing of it kept, when Redis cannot take even those. The later pages are read
    * and added after that, while the upload is answered and the first images are processed: on
-   * a large request they are most of the upload's time (300,000 jobs are some 5 s of this
-   * thread and as much of Redis's). Should Redis fail meanwhile, or the process stop, the
+   * a large request they are most of the upload's time (300,000 jobs: some 22 s of a 30 s
+   * upload on two cores shared with PostgreSQL and Redis). Should Redis fail meanwhile, or the process stop, the
    * images left without a job are the recovery sweep's (RecoverySweep): it adds them once the
-   * request has been quiet a while, or at the next start.
+   * request has been quiet a while, or at the next start of a worker process.
    */
   async enqueueRequest(requestId: string): Promise<void> {
     const first = await this.queuePage(requestId, null);
@@ -162,33 +162,40 @@ export class BullMqQueue implements JobQueue {
    * a full set of attempts, each failed job of the request but those that stalled too often.
    * Two processes may revive the same job: the second finds it no longer failed, and leaves it.
    */
-  async revive(requestId: string): Promise<Revived> {
+  async revive(requestId: string, stop?: AbortSignal): Promise<Revived> {
     // At most the retained failed jobs (IMAGE_JOB_RETENTION), whatever the request's size.
     const failed = new Set(await this.queue.getRanges(['failed'], 0, -1));
     const revived: Revived = { retried: 0, stalled: [] };
-    await this.eachPage(requestId, async (imageIds) => {
-      for (const id of imageIds.filter((imageId) => failed.has(imageId))) {
-        const job = await this.queue.getJob(id);
-        if (!job) continue;
-        if (job.failedReason === STALLED_TOO_OFTEN) revived.stalled.push(id);
-        else if (await this.retryFailed(job)) revived.retried += 1;
-      }
-    });
+    await this.eachPage(
+      requestId,
+      async (imageIds) => {
+        for (const id of imageIds.filter((imageId) => failed.has(imageId))) {
+          const job = await this.queue.getJob(id);
+          if (!job) continue;
+          if (job.failedReason === STALLED_TOO_OFTEN) revived.stalled.push(id);
+          else if (await this.retryFailed(job)) revived.retried += 1;
+        }
+      },
+      null,
+      stop,
+    );
     return revived;
   }
 
   /**
    * Queues each page of the request's unfinished images from the one after `after`, then hands
-   * the page to `then`. Stops early, its work left to the recovery sweep, when the queue closes.
+   * the page to `then`. Stops early, its work left to the recovery sweep, when the queue closes
+   * or `stop` is aborted.
    */
   private async eachPage(
     requestId: string,
     then: (imageIds: string[]) => Promise<void>,
     after: number | null = null,
+    stop?: AbortSignal,
   ): Promise<void> {
     let next = after;
     do {
-      if (this.closing) return;
+      if (this.closing || stop?.aborted) return;
       const page = await this.queuePage(requestId, next);
       await then(page.imageIds);
       next = page.next;

@@ -77,11 +77,13 @@ export interface JobQueue {
    * and gives those that spent their retries a fresh round. Safe to call from several processes
    * at once.
    *
+   * @param stop - when aborted, reviving ends at the end of the page under way (a stop), the
+   * rest left to the next sweep
    * @returns how many failed jobs were retried, and the ids of the images whose jobs were left
    * failed because they stalled too often (they likely kill workers, so they are not retried:
    * the caller records those images as failed)
    */
-  revive(requestId: string): Promise<Revived>;
+  revive(requestId: string, stop?: AbortSignal): Promise<Revived>;
   /** Starts taking jobs, at most `concurrency` at once. Called once, in worker processes. */
   process(handler: ImageJobHandler, concurrency: number): void;
   /** Jobs waiting to run. */
