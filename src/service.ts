@@ -63,8 +63,10 @@ export async function startService(
         // database), then the images still being processed, with what is left of it.
         const deadline = Date.now() + config.shutdownGraceMs;
         await server.close();
+        // Uploads still being read or stored when the grace period ended will not be stored:
+        // their clients' connections are closed, so they could not be told.
+        await started.requestService.stop();
         await closeApp(started, Math.max(0, deadline - Date.now()));
-        // Uploads still being read or stored when the grace period ended will not be stored.
         await ProductSpool.discardAll();
         await unlock?.();
       },

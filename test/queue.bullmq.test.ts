@@ -212,7 +212,13 @@ describe.skipIf(skipRedis)("a stored request's images, queued a page at a time",
 
   it('stops at the end of the page under way when it closes, and revive queues the rest', async () => {
     const { source, secondPage } = heldPages('r');
-    const { queue, prefix } = makeQueue({ images: source });
+    const lines: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+    const { queue, prefix } = makeQueue({
+      images: source,
+      logger: createLogger({ level: 'warn', format: 'json', stream }),
+    });
 
     await queue.enqueueRequest('r');
     const closed = queue.close(0);
@@ -233,6 +239,7 @@ describe.skipIf(skipRedis)("a stored request's images, queued a page at a time",
 
     expect(afterStop.waiting).toBe(4);
     expect((await jobCounts(prefix)).waiting).toBe(6);
+    expect(lines.join('')).toContain("stopped queueing a request's images");
   });
 
   it('revives a request only up to the page under way once its stop signal is aborted', async () => {

@@ -2,11 +2,15 @@ import http from 'node:http';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { ProductSource } from '../src/csv/csv.spool.ts';
+import { productsInMemory } from '../src/csv/csv.spool.ts';
+import { resolveProcessingOptions } from '../src/services/processing-options.ts';
 import type { ImageServer } from './helpers/image-server.ts';
 import { startImageServer } from './helpers/image-server.ts';
 import type { UploadAccepted } from './helpers/rest.ts';
 import type { TestService } from './helpers/service.ts';
 import { startTestService } from './helpers/service.ts';
+import { deferred } from './helpers/ws.ts';
 
 let service: TestService;
 let images: ImageServer;
@@ -89,5 +93,64 @@ describe('asking the service to stop while an upload is being sent', () => {
         .split('\n')
         .some((line) => line.includes('request uploaded') && line.includes(requestId)),
     ).toBe(true);
+  });
+});
+
+/**
+ * `products` as an upload's temporary file gives them, one batch at a time; the batches after
+ * the first are read only once `rest` resolves.
+ */
+function heldAfterFirstBatch(products: ProductSource, rest: Promise<void>): ProductSource {
+  return {
+    ...products,
+    async *batches(size) {
+      let first = true;
+      for await (const batch of products.batches(size)) {
+        if (!first) await rest;
+        first = false;
+        yield batch;
+      }
+    },
+  };
+}
+
+describe('an upload still being stored when the service stops', () => {
+  let stopped: TestService;
+
+  beforeAll(async () => {
+    stopped = await startTestService();
+  });
+  afterAll(() => stopped.stop());
+
+  it('is rolled back, so that no request is kept that its client was never told of', async () => {
+    const { requestService, repositories } = stopped.service.app;
+    const rest = deferred();
+    const products = heldAfterFirstBatch(
+      productsInMemory(
+        Array.from({ length: 2_500 }, (_, i) => ({
+          serialNumber: i + 1,
+          name: `Product ${i + 1}`,
+          imageUrls: [`${images.url}/1x1.png?n=${i}`],
+        })),
+      ),
+      rest.promise,
+    );
+    const storing = requestService.create({ subject: 'alice', isAdmin: false }, products, {
+      fileName: 'p.csv',
+      webhookUrl: null,
+      options: resolveProcessingOptions(null, 50),
+    });
+    const outcome = storing.then(
+      () => 'stored',
+      (error: unknown) => (error as Error).message,
+    );
+
+    // What the service's stop does once its HTTP server has closed the upload's connection.
+    const stopping = requestService.stop();
+    rest.resolve();
+    await stopping;
+
+    expect(await outcome).toBe('The service is stopping; the upload was not stored');
+    expect((await repositories.requests.list(null, 10, null)).items).toEqual([]);
   });
 });

@@ -145,9 +145,17 @@ export class BullMqQueue implements JobQueue {
   async enqueueRequest(requestId: string): Promise<void> {
     const first = await this.queuePage(requestId, null);
     if (first.next === null) return;
-    const rest = this.eachPage(requestId, () => Promise.resolve(), first.next).catch(
+    const { logger } = this.options;
+    const rest = this.eachPage(requestId, () => Promise.resolve(), first.next).then(
+      (finished) => {
+        if (finished) return;
+        logger.warn(
+          "stopped queueing a request's images; a worker's recovery sweep will queue the rest",
+          { requestId },
+        );
+      },
       (error: unknown) => {
-        this.options.logger.warn(
+        logger.warn(
           "queueing a request's later images failed; the recovery sweep will queue them",
           { requestId, error },
         );
@@ -186,20 +194,23 @@ export class BullMqQueue implements JobQueue {
    * Queues each page of the request's unfinished images from the one after `after`, then hands
    * the page to `then`. Stops early, its work left to the recovery sweep, when the queue closes
    * or `stop` is aborted.
+   *
+   * @returns whether every page was queued
    */
   private async eachPage(
     requestId: string,
     then: (imageIds: string[]) => Promise<void>,
     after: number | null = null,
     stop?: AbortSignal,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let next = after;
     do {
-      if (this.closing || stop?.aborted) return;
+      if (this.closing || stop?.aborted) return false;
       const page = await this.queuePage(requestId, next);
       await then(page.imageIds);
       next = page.next;
     } while (next !== null);
+    return true;
   }
 
   /** Reads one page of the request's unfinished images and adds a job for each. */

@@ -101,8 +101,15 @@ export class RequestRepository {
    * products at a time as they are read from `products`, and links repeated URLs. Runs on the
    * driver rather than through Prisma (see {@link TransactionRunner}): its batches carry
    * thousands of values. A failure, reading `products` included, stores nothing.
+   *
+   * @param stop - when aborted before the transaction commits (checked before each batch and
+   * before the commit), nothing is stored and this rejects with its reason
    */
-  async create(request: NewRequest, products: ProductSource): Promise<RequestRecord> {
+  async create(
+    request: NewRequest,
+    products: ProductSource,
+    stop?: AbortSignal,
+  ): Promise<RequestRecord> {
     await this.transaction(async (sql) => {
       await sql(
         `INSERT INTO requests (id, owner_id, file_name, webhook_url, options, total_images, updated_at)
@@ -118,11 +125,13 @@ export class RequestRepository {
       );
       let position = 0;
       for await (const batch of products.batches(INSERT_BATCH)) {
+        stop?.throwIfAborted();
         await sql(INSERT_BATCH_SQL, [request.id, batch.json, position]);
         position += batch.count;
         await yieldToEventLoop();
       }
       await sql(LINK_REPEATS_SQL, [request.id]);
+      stop?.throwIfAborted();
     });
     const created = await this.findById(request.id);
     if (!created) throw new Error(`The request ${request.id} just stored cannot be read back`);

@@ -38,6 +38,11 @@ export interface Page<T> {
 
 /** Uploading and reading requests: what GraphQL and REST both call. */
 export class RequestService {
+  /** Aborted by {@link stop}: uploads still being stored then are rolled back. */
+  private readonly stopping = new AbortController();
+  /** Uploads being stored, so that a stop can wait for them to commit or roll back. */
+  private readonly storing = new Set<Promise<unknown>>();
+
   constructor(
     private readonly requests: RequestRepository,
     private readonly queue: JobQueue,
@@ -81,7 +86,7 @@ export class RequestService {
     products: ProductSource,
     meta: Omit<UploadInput, 'file'>,
   ): Promise<RequestRecord> {
-    const request = await this.requests.create(
+    const storing = this.requests.create(
       {
         id: randomUUID(),
         ownerId: viewer.subject,
@@ -90,7 +95,10 @@ export class RequestService {
         options: meta.options,
       },
       products,
+      this.stopping.signal,
     );
+    this.storing.add(storing);
+    const request = await storing.finally(() => this.storing.delete(storing));
     await this.queueImages(request.id);
     this.logger.info('request uploaded', {
       requestId: request.id,
@@ -120,6 +128,17 @@ export class RequestService {
       });
       throw error;
     }
+  }
+
+  /**
+   * Called once the HTTP server has closed its connections, when the clients of uploads still
+   * being stored can no longer be answered: those uploads are rolled back (at their next batch,
+   * or before their commit), so that none is kept, and processed, without its client having
+   * been told. Resolves once each has committed or rolled back, before the database closes.
+   */
+  async stop(): Promise<void> {
+    this.stopping.abort(new Error('The service is stopping; the upload was not stored'));
+    await Promise.allSettled(this.storing);
   }
 
   /** A request the viewer may see, or null: another owner's request reads as missing. */
