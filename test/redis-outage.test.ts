@@ -85,3 +85,30 @@ describe.skipIf(skip)('a Redis outage while the production shape idles (C-23 b)'
     expect(logs).toContain('redis connection back');
   });
 });
+
+/**
+ * A stop while Redis has been away long enough for the connections to settle into reconnecting
+ * (12 s; after 3 s the stop still ended). Before, the queue workers' close and QUIT waited in
+ * ioredis for Redis to come back, so the process outlived any grace period.
+ */
+describe.skipIf(skip)('a stop while Redis has been away for a while (C-23)', () => {
+  it('ends while Redis is still away, rather than waiting for it to come back, and logs the outage once', async () => {
+    const outage = await startServiceBehindRedisProxy();
+    await outage.proxy.down();
+    await new Promise((resolve) => setTimeout(resolve, 12_000));
+    // The connections report the outage once each; BullMQ's queues and workers, which repeat
+    // it at every reconnection attempt, are not logged meanwhile.
+    const repeated = outage.service
+      .logs()
+      .split('\n')
+      .filter((line) => / (queue|worker) error"/.test(line));
+
+    const ended = await Promise.race([
+      outage.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(resolve, 30_000)).then(() => 'still stopping'),
+    ]);
+
+    expect(ended).toBe('stopped');
+    expect(repeated.length).toBeLessThanOrEqual(4);
+  }, 60_000);
+});

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/logger.ts';
 import { withLogContext } from '../observability/logger.ts';
-import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
+import { closeRedisClient, createRedisClient, logQueueErrors } from '../redis/redis.client.ts';
 import type { ScheduledDelivery, WebhookRepository } from '../repositories/webhook.repository.ts';
 import type { DeliveryDispatcher } from '../webhooks/delivery.dispatcher.ts';
 import type { WebhookDeliverer } from '../webhooks/webhook.deliverer.ts';
@@ -75,9 +75,7 @@ export class BullMqDeliveryQueue implements DeliveryDispatcher {
         removeOnFail: { count: 1_000, age: 7 * 24 * 3600 },
       },
     });
-    this.queue.on('error', (error) => {
-      options.logger.warn('webhook queue error', { error: error.message });
-    });
+    logQueueErrors(this.queue, () => this.connection, options.logger, 'webhook queue error');
   }
 
   start(): void {
@@ -97,9 +95,7 @@ export class BullMqDeliveryQueue implements DeliveryDispatcher {
       lockDuration: this.options.lockMs,
       stalledInterval: this.options.stalledIntervalMs,
     });
-    this.worker.on('error', (error) => {
-      logger.warn('webhook worker error', { error: error.message });
-    });
+    logQueueErrors(this.worker, () => this.workerConnection, logger, 'webhook worker error');
     this.worker.on('failed', (job, error) => {
       // The lease runs out and the next read of the schedule queues the attempt again.
       logger.error('webhook attempt could not be recorded', {
@@ -134,8 +130,9 @@ export class BullMqDeliveryQueue implements DeliveryDispatcher {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.sweeping;
-    // Not forced: attempts in flight end within the webhook timeout.
-    await this.worker?.close();
+    // Not forced: attempts in flight end within the webhook timeout. With Redis away no attempt
+    // can be taken, and that close would wait for Redis's return.
+    await this.worker?.close(this.workerConnection?.status !== 'ready');
     await this.queue.close();
     await closeRedisClient(this.connection);
     if (this.workerConnection) await closeRedisClient(this.workerConnection);

@@ -3,7 +3,7 @@ import { Queue, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 import type { Logger } from '../observability/logger.ts';
-import { closeRedisClient, createRedisClient } from '../redis/redis.client.ts';
+import { closeRedisClient, createRedisClient, logQueueErrors } from '../redis/redis.client.ts';
 import { IMAGE_PAGE_PRODUCTS, JobNotStartedError } from './queue.ts';
 import type {
   ImageJob,
@@ -115,9 +115,7 @@ export class BullMqQueue implements JobQueue {
         removeOnFail: retention.failed,
       },
     });
-    this.queue.on('error', (error) => {
-      options.logger.warn('image queue error', { error: error.message });
-    });
+    logQueueErrors(this.queue, () => this.connection, options.logger, 'image queue error');
   }
 
   /** Adds jobs for these images; an image that has a job already gets no second one. */
@@ -246,9 +244,7 @@ export class BullMqQueue implements JobQueue {
         maxStalledCount: 2,
       },
     );
-    this.worker.on('error', (error) => {
-      logger.warn('image worker error', { error: error.message });
-    });
+    logQueueErrors(this.worker, () => this.workerConnection, logger, 'image worker error');
     this.worker.on('failed', (job, error) => {
       if (!job) return;
       const fields = { requestId: job.data.requestId, imageId: job.data.imageId };
@@ -299,8 +295,9 @@ export class BullMqQueue implements JobQueue {
       // Not forced: BullMQ then ends its wait for the next job and lets its fetch loop finish
       // before closing. A pause leaves that wait open, and it would take a job handed back
       // above; run() hands such a job back again, and this waits for that too. A forced close
-      // would leave the wait open, and the job locked here after the process had gone.
-      await worker.close();
+      // would leave the wait open, and the job locked here after the process had gone. With
+      // Redis away nothing can be taken or locked, and that close would wait for Redis's return.
+      await worker.close(this.workerConnection?.status !== 'ready');
     }
     await this.queue.close();
     await closeRedisClient(this.connection);

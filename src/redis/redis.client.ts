@@ -48,9 +48,17 @@ export function createRedisClient(
   return client;
 }
 
-/** Closes a connection, waiting for replies still due; a connection already gone is left so. */
+/**
+ * Closes a connection, waiting for replies still due; a connection already gone is left so, and
+ * one that is not connected (Redis away) is dropped: a QUIT would wait in ioredis's offline
+ * queue until Redis came back, and hold the stop with it.
+ */
 export async function closeRedisClient(client: Redis): Promise<void> {
   if (client.status === 'end') return;
+  if (client.status !== 'ready') {
+    client.disconnect();
+    return;
+  }
   try {
     await client.quit();
   } catch (error: unknown) {
@@ -58,4 +66,21 @@ export async function closeRedisClient(client: Redis): Promise<void> {
     if (!(error instanceof Error)) throw error;
     client.disconnect();
   }
+}
+
+/**
+ * Logs the `error` events of a BullMQ queue or worker, but not while `connection` is not
+ * connected: BullMQ repeats a lost connection's error at every reconnection attempt (hundreds
+ * of lines a minute), and the connection reports the outage once itself (createRedisClient).
+ */
+export function logQueueErrors(
+  emitter: { on(event: 'error', listener: (error: Error) => void): unknown },
+  connection: () => Redis | undefined,
+  logger: Logger,
+  message: string,
+): void {
+  emitter.on('error', (error: Error) => {
+    if (connection()?.status !== 'ready') return;
+    logger.warn(message, { error: error.message });
+  });
 }
