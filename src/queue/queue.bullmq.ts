@@ -136,9 +136,9 @@ export class BullMqQueue implements JobQueue {
    * refused, and nothing of it kept, when Redis cannot take even those. The later pages are read
    * and added after that, while the upload is answered and the first images are processed: on
    * a large request they are most of the upload's time (300,000 jobs: some 22 s of a 30 s
-   * upload on two cores shared with PostgreSQL and Redis). Should Redis fail meanwhile, or the process stop, the
-   * images left without a job are the recovery sweep's (RecoverySweep): it adds them once the
-   * request has been quiet a while, or at the next start of a worker process.
+   * upload on two cores shared with PostgreSQL and Redis). Should Redis fail meanwhile, or the
+   * process stop, the images left without a job are the recovery sweep's (RecoverySweep): it
+   * adds them once the request has been quiet a while, or at the next start of a worker.
    */
   async enqueueRequest(requestId: string): Promise<void> {
     const first = await this.queuePage(requestId, null);
