@@ -8,6 +8,13 @@ import { deliveryOver, FAST_WEBHOOKS, startWebhookBed } from './helpers/webhooks
 /** The schedule in FAST_WEBHOOKS: four pauses, so five attempts. */
 const ATTEMPTS = 5;
 const TIMEOUT_MS = Number(FAST_WEBHOOKS.WEBHOOK_TIMEOUT_MS);
+/**
+ * How much sooner than its time-out an attempt may be recorded as ending. The time-out is a timer,
+ * which libuv schedules from the event loop's clock, read once per loop turn and so up to a
+ * millisecond behind; the recorded duration is read from `performance.now()` and rounded. An
+ * attempt cut at 300 ms was recorded as 299 in one CI run.
+ */
+const CLOCK_SLACK_MS = 2;
 
 describe('receivers that fail every attempt, on a service with fast webhook timings', () => {
   let bed: WebhookBed;
@@ -48,7 +55,9 @@ describe('receivers that fail every attempt, on a service with fast webhook timi
       const durations = attempts.filter((a) => a.url === url).map((a) => a.durationMs ?? -1);
 
       expect(durations).toHaveLength(ATTEMPTS);
-      expect(durations.filter((ms) => ms < TIMEOUT_MS || ms >= TIMEOUT_MS + 1000)).toEqual([]);
+      expect(
+        durations.filter((ms) => ms < TIMEOUT_MS - CLOCK_SLACK_MS || ms >= TIMEOUT_MS + 1000),
+      ).toEqual([]);
     });
 
     it.each(kinds)(
