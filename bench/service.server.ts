@@ -22,7 +22,7 @@ import { loadConfig } from '../src/config.ts';
 import type { ProgressEvent } from '../src/events/event-bus.ts';
 import { createLogger } from '../src/observability/logger.ts';
 import { startService } from '../src/service.ts';
-import { peakRssMB } from './lib/measure.ts';
+import { serverStats } from './lib/measure.ts';
 import { isolatedProductionShape } from './lib/shape.ts';
 
 const JWT_SECRET = 'bench-secret-that-is-long-enough-for-hs256-0123456789';
@@ -88,18 +88,7 @@ async function main(): Promise<void> {
     };
 
     if (url.pathname === '/stats') {
-      globalThis.gc?.();
-      const memory = process.memoryUsage();
-      const cpu = process.cpuUsage();
-      const stats: ServerStats = {
-        rss: memory.rss,
-        heapUsed: memory.heapUsed,
-        external: memory.external,
-        listeners: events.listenerCount(),
-        peakRssMB: peakRssMB(),
-        cpuMs: (cpu.user + cpu.system) / 1000,
-      };
-      reply(stats);
+      reply(serverStats(events.listenerCount()));
     } else if (url.pathname === '/watch') {
       void events.subscribe(url.searchParams.get('requestId') ?? '', ({ status, image, at }) => {
         published.push({ status, image: image && { id: image.id, status: image.status }, at });

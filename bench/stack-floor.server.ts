@@ -17,8 +17,7 @@ import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { buildSchema } from 'graphql';
 
-import type { ServerStats } from './service.server.ts';
-import { peakRssMB } from './lib/measure.ts';
+import { serverStats } from './lib/measure.ts';
 
 /** The fields the progress query asks for, as the service's schema types them. */
 const SCHEMA = buildSchema(`
@@ -58,18 +57,7 @@ async function main(): Promise<void> {
       res.writeHead(404).end();
       return;
     }
-    globalThis.gc?.();
-    const memory = process.memoryUsage();
-    const cpu = process.cpuUsage();
-    const stats: ServerStats = {
-      rss: memory.rss,
-      heapUsed: memory.heapUsed,
-      external: memory.external,
-      listeners: 0,
-      peakRssMB: peakRssMB(),
-      cpuMs: (cpu.user + cpu.system) / 1000,
-    };
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(stats));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(serverStats(0)));
   });
   const controlUrl = await listen(control);
 

@@ -32,12 +32,13 @@ const noImagesRead: UnfinishedImages = {
   countPendingAfter: () => Promise.reject(new Error('not read in these tests')),
 };
 
+/** A queue under a fresh key prefix, or under `options.prefix` (another queue's keys). */
 function makeQueue(options: Partial<BullMqQueueOptions> = {}): {
   queue: BullMqQueue;
   prefix: string;
 } {
-  const prefix = uniquePrefix('queue-test');
-  prefixes.push(prefix);
+  const prefix = options.prefix ?? uniquePrefix('queue-test');
+  if (!prefixes.includes(prefix)) prefixes.push(prefix);
   const queue = new BullMqQueue({
     redisUrl,
     prefix,
@@ -170,6 +171,14 @@ describe.skipIf(skipRedis)('finished jobs kept in Redis (C-22)', () => {
   });
 });
 
+/** A logger of warnings and errors, and the JSON lines it has written so far. */
+function capturedWarnings() {
+  const lines: string[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
+  return { lines, logger: createLogger({ level: 'warn', format: 'json', stream }) };
+}
+
 /**
  * A stored request's unfinished images as the queue reads them, a page of two at a time: three
  * pages, the second of which is read only once `secondPage` is opened (or fails with its error).
@@ -212,34 +221,19 @@ describe.skipIf(skipRedis)("a stored request's images, queued a page at a time",
 
   it('stops at the end of the page under way when it closes, and revive queues the rest', async () => {
     const { source, secondPage } = heldPages('r');
-    const lines: string[] = [];
-    const stream = new PassThrough();
-    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
-    const { queue, prefix } = makeQueue({
-      images: source,
-      logger: createLogger({ level: 'warn', format: 'json', stream }),
-    });
+    const warnings = capturedWarnings();
+    const { queue, prefix } = makeQueue({ images: source, logger: warnings.logger });
 
     await queue.enqueueRequest('r');
     const closed = queue.close(0);
     secondPage.resolve(undefined);
     await closed;
     const afterStop = await jobCounts(prefix);
-    const next = new BullMqQueue({
-      redisUrl,
-      prefix,
-      lockMs: 30_000,
-      stalledIntervalMs: 15_000,
-      attempts: 5,
-      images: source,
-      logger,
-    });
-    queues.push(next);
-    await next.revive('r');
+    await makeQueue({ images: source, prefix }).queue.revive('r');
 
     expect(afterStop.waiting).toBe(4);
     expect((await jobCounts(prefix)).waiting).toBe(6);
-    expect(lines.join('')).toContain("stopped queueing a request's images");
+    expect(warnings.lines.join('')).toContain("stopped queueing a request's images");
   });
 
   it('revives a request only up to the page under way once its stop signal is aborted', async () => {
@@ -258,13 +252,8 @@ describe.skipIf(skipRedis)("a stored request's images, queued a page at a time",
 
   it('logs a later page that cannot be queued, for the recovery sweep, and keeps the request', async () => {
     const { source, secondPage } = heldPages('r');
-    const lines: string[] = [];
-    const stream = new PassThrough();
-    stream.on('data', (chunk: Buffer) => lines.push(chunk.toString()));
-    const { queue, prefix } = makeQueue({
-      images: source,
-      logger: createLogger({ level: 'warn', format: 'json', stream }),
-    });
+    const { lines, logger: warningLogger } = capturedWarnings();
+    const { queue, prefix } = makeQueue({ images: source, logger: warningLogger });
 
     await queue.enqueueRequest('r');
     secondPage.resolve(new Error('the database went away'));

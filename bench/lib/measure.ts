@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
+import type { ServerStats } from '../service.server.ts';
+
 const MB = 1024 * 1024;
 
 /** Wall time and CPU time (user + system, every thread of the process) over one window. */
@@ -25,6 +27,24 @@ export function startWindow(): () => WindowTotals {
 /** This process's peak resident set so far, in MB (`resourceUsage().maxRSS` is in KB). */
 export function peakRssMB(): number {
   return round(process.resourceUsage().maxRSS / 1024);
+}
+
+/**
+ * What a bench server's `/stats` answers of this process: its memory after a full collection
+ * when `gc` is exposed, its peak RSS and the CPU it has used, with `listeners` as given.
+ */
+export function serverStats(listeners: number): ServerStats {
+  globalThis.gc?.();
+  const memory = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    rss: memory.rss,
+    heapUsed: memory.heapUsed,
+    external: memory.external,
+    listeners,
+    peakRssMB: peakRssMB(),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  };
 }
 
 /**

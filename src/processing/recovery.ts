@@ -56,11 +56,15 @@ export class RecoverySweep {
   private readonly lastSwept = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private stopped = false;
   /** Aborted at stop: a request being revived page by page is left at the page under way. */
   private readonly stopping = new AbortController();
 
   constructor(private readonly deps: RecoveryDeps) {}
+
+  /** Whether {@link stop} has been called. */
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
 
   /**
    * Sweeps every unfinished request, then the quiet ones every `intervalMs`.
@@ -80,7 +84,6 @@ export class RecoverySweep {
    * queueing: a request of 100,000 images would otherwise hold the stop past its grace period.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
     this.stopping.abort();
     clearTimeout(this.timer);
     await this.running;
